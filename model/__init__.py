@@ -1,0 +1,12 @@
+"""Kankei's simulation: the Mesa `RelationModel` and its Numba transition kernel (関係人口モデル)."""
+
+from model.parameters import KankeiScenario, ScenarioConfig, ScenarioError, load_scenario
+from model.person import Person
+from model.regions import Region
+from model.relation_model import RelationModel
+from model.stages import EngagementType, Flow, Stage, Transition
+
+__all__ = [
+    "EngagementType", "Flow", "KankeiScenario", "Person", "Region", "RelationModel", "ScenarioConfig",
+    "ScenarioError", "Stage", "Transition", "load_scenario",
+]

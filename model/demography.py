@@ -1,0 +1,34 @@
+"""Demography (人口動態): mortality by age and the yearly cohort of new 18-year-olds."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.kernel import MAX_AGE
+from model.parameters import DemographySettings
+from model.regions import RegionTable
+
+ADULT_AGE = 18
+
+
+def mortality_table(settings: DemographySettings) -> np.ndarray:
+    """Yearly mortality hazard μ(x) = a·e^(b·x) for integer ages 0..MAX_AGE (zero when disabled)."""
+    ages = np.arange(MAX_AGE + 1, dtype=float)
+    if not settings.enabled:
+        return np.zeros_like(ages)
+    return settings.gompertz_a * np.exp(settings.gompertz_b * ages)
+
+
+def cohort_per_year(table: RegionTable) -> np.ndarray:
+    """18-year-olds per year by region at the start: the first age band divided by its width."""
+    lo, hi = table.bands[0]
+    return table.population[:, 0] / (hi - lo + 1)
+
+
+def new_adults_expected(table: RegionTable, settings: DemographySettings, years_elapsed: float,
+                        dt: float, people_per_agent: float) -> np.ndarray:
+    """Expected new simulated persons per region in one step (the cohort trend applied yearly)."""
+    if not settings.enabled:
+        return np.zeros(table.n)
+    scale = (1.0 + settings.new_adult_trend_per_year) ** years_elapsed
+    return cohort_per_year(table) * scale * dt / people_per_agent

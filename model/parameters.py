@@ -1,0 +1,415 @@
+"""Scenario schema (シナリオ定義): validated parameters, loading from TOML and dotted overrides.
+
+Every rate is per year; the model turns it into a per-step probability p = 1 − exp(−rate·dt).
+Each field's description says what it is and whether a source pins it down or it is an
+assumption (docs/ODD.md lists them all with their sources).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from mesa.experimental.scenarios import Scenario
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from model.stages import Transition
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SCENARIO = REPO_ROOT / "scenarios" / "baseline.toml"
+
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+Share = Annotated[float, Field(ge=0, le=1)]
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used: names the file, the key and what is allowed."""
+
+    def __init__(self, source: str | Path | None, key: str, message: str) -> None:
+        self.source = str(source) if source is not None else "<scenario>"
+        self.key = key
+        self.message = message
+        where = f"{self.source}: {key}" if key else self.source
+        super().__init__(f"{where}: {message}")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunSettings(_Section):
+    """When and how finely to simulate."""
+
+    name: str = Field("", description="Scenario name used for output folders; defaults to the file stem")
+    start: str = Field("2020-04", description="First month simulated, YYYY-MM (FY2020 starts 2020-04)")
+    horizon_years: float = Field(15.0, gt=0, le=100, description="Years simulated (15 = FY2020–FY2034)")
+    steps_per_year: int = Field(12, ge=1, le=365, description="Steps per year (12 = monthly, 52 = weekly)")
+    people_per_agent: float = Field(100.0, ge=1, description="Real adults represented by one simulated person")
+    seed: int = Field(0, ge=0, description="Default seed when no rng is given")
+
+    @field_validator("start")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        if not _MONTH.match(value):
+            raise ValueError(f"must be a month written YYYY-MM (e.g. 2020-04), got {value!r}")
+        return value
+
+    @property
+    def n_steps(self) -> int:
+        """Number of steps in the horizon."""
+        return int(round(self.horizon_years * self.steps_per_year))
+
+    @property
+    def dt(self) -> float:
+        """Step length in years."""
+        return 1.0 / self.steps_per_year
+
+
+class RegionSettings(_Section):
+    """Where the region table comes from and how attractive regions are (地域)."""
+
+    data: str = Field("data/prefectures.csv", description="Region table, relative to the scenario file")
+    attractiveness_metro: Positive = Field(1.0, description="Attractiveness multiplier of metro regions (assumption)")
+    attractiveness_rural: Positive = Field(1.0, description="Attractiveness multiplier of rural regions (assumption)")
+
+
+class TravelSettings(_Section):
+    """Rule turning great-circle distance between capitals into travel time and round-trip cost."""
+
+    route_factor: float = Field(1.3, ge=1, le=3, description="Route km per great-circle km (assumption)")
+    access_hours: NonNegative = Field(1.0, description="Fixed door-to-station time, each way (assumption)")
+    ground_speed_kmh: Positive = Field(80.0, description="Speed for the first ground_limit_km (car, local rail)")
+    ground_limit_km: NonNegative = Field(200.0, description="Distance covered at ground speed")
+    fast_speed_kmh: Positive = Field(250.0, description="Speed beyond ground_limit_km (shinkansen, air)")
+    base_fare_yen: NonNegative = Field(1000.0, description="Fixed fare each way (assumption)")
+    fare_per_km_yen: NonNegative = Field(22.0, description="Fare per route km, about JR fare plus express charge")
+
+
+class ChoiceSettings(_Section):
+    """Gravity choice of the target region: W_ht = attr_t · adults_t^α · e^(−β_time·hours) · e^(−β_cost·cost)."""
+
+    population_exponent: NonNegative = Field(0.5, description="α: mass exponent on adult population (assumption)")
+    time_decay_per_hour: NonNegative = Field(0.25, description="β_time per hour one way (assumption)")
+    cost_decay_per_10k_yen: NonNegative = Field(0.15, description="β_cost per ¥10,000 round trip (assumption)")
+    yukari_bonus: NonNegative = Field(4.0, description="κ: extra weight (1+κ) of the birth region (ゆかり) (assumption)")
+    access_exponent: NonNegative = Field(0.5, description="Visit hazard ∝ (home accessibility / mean)^this (assumption)")
+    engage_cost_per_10k_yen: NonNegative = Field(0.10, description="ENGAGE hazard × e^(−this·cost/¥10k) (assumption)")
+    lapse_cost_per_10k_yen: NonNegative = Field(0.05, description="LAPSE hazards × e^(+this·cost/¥10k) (assumption)")
+    outflow_population_exponent: NonNegative = Field(1.0, description="Youth outflow destination mass exponent (assumption)")
+    outflow_time_decay_per_hour: NonNegative = Field(0.2, description="Youth outflow destination decay per hour (assumption)")
+
+
+class CapacitySettings(_Section):
+    """Regional capacities rationed per step (関わりしろ and housing for movers)."""
+
+    kakawarishiro_per_1000_adults_month: NonNegative = Field(
+        2.0, description="関わりしろ: newly engaged people a region takes in per month per 1,000 adults (assumption)")
+    housing_share_of_vacant_per_year: NonNegative = Field(
+        0.03, description="Share of the region's vacant houses (空き家) open to movers each year (assumption)")
+    housing_per_1000_adults_year: NonNegative = Field(
+        8.0, description="Housing units per year per 1,000 adults when the table has no vacant_houses column")
+
+
+class Rates(_Section):
+    """Base hazards per year (before person factors, ties, costs and levers)."""
+
+    visit: NonNegative = Field(0.04, description="NONE → VISITOR (assumption; calibrated to MLIT shares)")
+    engage: NonNegative = Field(0.25, description="VISITOR → ENGAGED (assumption)")
+    lapse_visitor: NonNegative = Field(0.35, description="VISITOR → NONE (assumption)")
+    deepen: NonNegative = Field(0.08, description="deepening of the engagement type (assumption)")
+    dual: NonNegative = Field(0.006, description="ENGAGED → DUAL (assumption)")
+    settle: NonNegative = Field(0.008, description="ENGAGED → SETTLED; DUAL uses it × dual_settle_factor (assumption)")
+    lapse_engaged: NonNegative = Field(0.12, description="ENGAGED → VISITOR (assumption)")
+    lapse_dual: NonNegative = Field(0.15, description="DUAL → ENGAGED (assumption)")
+    leave: NonNegative = Field(0.06, description="SETTLED → back to origin, within leave_window_years (assumption)")
+    youth_outflow: NonNegative = Field(0.06, description="Rural natives without a relationship → metro, at the age peak (assumption)")
+    dual_settle_factor: NonNegative = Field(6.0, description="DUAL → SETTLED hazard relative to ENGAGED → SETTLED (assumption)")
+    leave_window_years: NonNegative = Field(5.0, description="Years after settling during which leaving is possible (移住支援金 asks 5)")
+
+
+class TypeSettings(_Section):
+    """The four MLIT engagement types: mix on entry and how each type behaves."""
+
+    weights: tuple[Share, Share, Share, Share] = Field(
+        (0.45, 0.25, 0.17, 0.13),
+        description="Entry mix 趣味・消費 / 参加・交流 / 就労 / 直接寄与 (MLIT 2019: 10.5/5.8/3.9/3.0 of 23.2%)")
+    work_mult_capable: NonNegative = Field(2.0, description="就労 weight × this for side-job or telework capable (assumption)")
+    work_mult_other: NonNegative = Field(0.3, description="就労 weight × this for others (assumption)")
+    settle_mult: tuple[NonNegative, NonNegative, NonNegative, NonNegative] = Field(
+        (0.5, 1.0, 1.5, 2.0), description="SETTLE and DUAL hazard × this by type (deeper ties, more moves; assumption)")
+    lapse_mult: tuple[NonNegative, NonNegative, NonNegative, NonNegative] = Field(
+        (1.5, 1.0, 0.8, 0.6), description="LAPSE_ENGAGED hazard × this by type (assumption)")
+
+
+class TieSettings(_Section):
+    """Tie strength: visit-days accumulated with exponential decay; raises engaging, lowers lapsing."""
+
+    half_life_years: Positive = Field(2.0, description="Half-life of a tie without visits (assumption)")
+    gain_per_visit_day: NonNegative = Field(1.0, description="Tie added per visit-day")
+    kappa_engage: NonNegative = Field(0.05, description="ENGAGE hazard × (1 + κ·tie) (assumption)")
+    kappa_lapse: NonNegative = Field(0.05, description="LAPSE hazards ÷ (1 + κ·tie) (assumption)")
+
+
+class VisitSettings(_Section):
+    """Expected visit-days per year by stage and type (assumption; MLIT reports frequencies, not days)."""
+
+    visitor: NonNegative = Field(2.0, description="VISITOR (交流人口)")
+    hobby_consumption: NonNegative = Field(5.0, description="ENGAGED 趣味・消費型")
+    participation: NonNegative = Field(8.0, description="ENGAGED 参加・交流型")
+    work: NonNegative = Field(20.0, description="ENGAGED 就労型")
+    direct_contribution: NonNegative = Field(12.0, description="ENGAGED 直接寄与型")
+    dual: NonNegative = Field(60.0, description="DUAL (二地域居住)")
+
+
+class PopulationSettings(_Section):
+    """Synthesis of the initial population (初期人口) from the region table and survey shares."""
+
+    visitor_share: Share = Field(0.10, description="Initial VISITOR share of adults (assumption)")
+    engaged_share_metro: Share = Field(0.184, description="Initial 関係人口 share, metro residents (MLIT 2020: 18.4%)")
+    engaged_share_rural: Share = Field(0.163, description="Initial 関係人口 share, other residents (MLIT 2020: 16.3%)")
+    dual_share: Share = Field(0.005, description="Initial DUAL share of adults (assumption)")
+    born_rural_share_metro: Share = Field(0.25, description="Metro residents born in a rural region (ゆかり) (assumption)")
+    sidejob_share_metro: Share = Field(0.27, description="Side-job capable, working-age metro (MLIT 2019 速報: 副業 ~27%)")
+    sidejob_share_rural: Share = Field(0.20, description="Side-job capable, working-age rural (assumption)")
+    telework_share_metro: Share = Field(0.17, description="Telework capable, working-age metro (MLIT 2019 速報: ~17%)")
+    telework_share_rural: Share = Field(0.07, description="Telework capable, working-age rural (assumption)")
+    income_median_metro: Positive = Field(450.0, description="Median personal income, 万円, metro (assumption)")
+    income_median_rural: Positive = Field(380.0, description="Median personal income, 万円, rural (assumption)")
+    income_sigma: NonNegative = Field(0.5, description="Log-normal σ of income (assumption)")
+    children_mean_30_49: NonNegative = Field(1.1, description="Mean children under 18 at ages 30–49 (assumption)")
+
+
+class PropensitySettings(_Section):
+    """Person factors: engagement (visit, engage, deepen) and mobility (dual, settle, outflow)."""
+
+    engage_income_elasticity: float = Field(0.3, description="engage factor ∝ (income/median)^this (assumption)")
+    engage_age_centre: float = Field(45.0, description="Age of peak engagement (assumption)")
+    engage_age_width: Positive = Field(30.0, description="engage factor × exp(−((age−centre)/width)²) (assumption)")
+    rc_labour_amplitude: NonNegative = Field(0.06, description="Rogers–Castro a2 (migest fundamental schedule)")
+    rc_labour_decay: NonNegative = Field(0.1, description="Rogers–Castro α2")
+    rc_labour_peak: float = Field(20.0, description="Rogers–Castro μ2")
+    rc_labour_rise: NonNegative = Field(0.4, description="Rogers–Castro λ2")
+    rc_constant: NonNegative = Field(0.003, description="Rogers–Castro c")
+    children_coefficient: float = Field(-0.2, description="mobility × exp(this · children) (assumption)")
+    telework_coefficient: float = Field(0.7, description="mobility × exp(this) if telework capable (assumption)")
+
+
+class DemographySettings(_Section):
+    """Ageing, mortality and new adults (人口動態)."""
+
+    enabled: bool = Field(True, description="Mortality and new 18-year-olds on or off (ageing always runs)")
+    gompertz_a: NonNegative = Field(2.0e-5, description="Mortality μ(x) = a·e^(b·x) per year (assumption, ≈ Japan 2020)")
+    gompertz_b: NonNegative = Field(0.095, description="Gompertz slope per year of age")
+    new_adult_trend_per_year: float = Field(
+        -0.013, ge=-0.5, le=0.5,
+        description="Yearly change of the 18-year-old cohort (births 2002 ≈ 1.15M → 2017 ≈ 0.95M)")
+
+
+RegionSelector = Literal["all", "metro", "rural"] | list[int]
+
+
+class HazardMultiplier(_Section):
+    """A lever that multiplies one transition's hazard in some regions for a period.
+
+    The general lever slot: the named policy levers (travel subsidy, 移住支援金, CKO, ...) change
+    the same kernel inputs. `regions` selects by JIS code or by kind.
+    """
+
+    kind: Literal["hazard_multiplier"] = "hazard_multiplier"
+    name: str = Field("", description="Label in outputs")
+    transition: Literal[tuple(t.name.lower() for t in Transition)]  # type: ignore[valid-type]
+    regions: RegionSelector = Field("all", description="'all', 'metro', 'rural' or a list of JIS codes")
+    start: str = Field("2020-04", description="First month in force, YYYY-MM")
+    end: str = Field("2099-12", description="Last month in force, YYYY-MM")
+    factor: NonNegative = Field(1.0, description="Hazard multiplier while in force")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        return RunSettings._month(value)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "HazardMultiplier":
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        return self
+
+
+Lever = Annotated[HazardMultiplier, Field(discriminator="kind")]
+
+
+class ScenarioConfig(_Section):
+    """A whole scenario: the validated content of a scenario TOML file."""
+
+    run: RunSettings = RunSettings()
+    regions: RegionSettings = RegionSettings()
+    travel: TravelSettings = TravelSettings()
+    choice: ChoiceSettings = ChoiceSettings()
+    capacity: CapacitySettings = CapacitySettings()
+    rates: Rates = Rates()
+    types: TypeSettings = TypeSettings()
+    ties: TieSettings = TieSettings()
+    visits: VisitSettings = VisitSettings()
+    population: PopulationSettings = PopulationSettings()
+    propensity: PropensitySettings = PropensitySettings()
+    demography: DemographySettings = DemographySettings()
+    levers: list[Lever] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _initial_shares(self) -> "ScenarioConfig":
+        p = self.population
+        for kind, engaged in (("metro", p.engaged_share_metro), ("rural", p.engaged_share_rural)):
+            if p.visitor_share + engaged + p.dual_share > 1:
+                raise ValueError(f"population: visitor_share + engaged_share_{kind} + dual_share exceeds 1")
+        return self
+
+
+class KankeiScenario(Scenario):
+    """Mesa Scenario carrying a validated `ScenarioConfig` (`.config`), its source file and name."""
+
+    config: ScenarioConfig
+    source: str
+    name: str
+
+    def with_rng(self, rng: Any) -> "KankeiScenario":
+        """The same scenario with another rng/seed (Mesa requires model and scenario rng to match)."""
+        return KankeiScenario(rng=rng, config=self.config, source=self.source, name=self.name)
+
+    def data_path(self) -> Path:
+        """Absolute path of the region table."""
+        return resolve_data_path(self.source, self.config.regions.data)
+
+
+def resolve_data_path(source: str, data: str) -> Path:
+    """The region table path, relative to the scenario file (or the scenarios folder)."""
+    path = Path(data)
+    if path.is_absolute():
+        return path
+    base = Path(source).parent if source and Path(source).suffix == ".toml" else DEFAULT_SCENARIO.parent
+    return (base / path).resolve()
+
+
+def parse_value(text: str) -> Any:
+    """Read a command-line value as TOML (numbers, booleans, lists, strings), else keep the text."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], source: str) -> dict[str, Any]:
+    """Set dotted keys (`run.people_per_agent`, `levers.0.factor`) in a copy of the raw scenario."""
+    data = copy.deepcopy(raw)
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        if len(parts) < 2:
+            raise ScenarioError(source, dotted, "override keys are dotted: section.key, e.g. run.people_per_agent")
+        node: Any = data
+        for depth, part in enumerate(parts[:-1]):
+            if isinstance(node, list):
+                node = _list_item(node, part, ".".join(parts[: depth + 1]), source)
+                continue
+            if part not in ScenarioConfig.model_fields and depth == 0:
+                raise ScenarioError(source, dotted, f"unknown section {part!r}; allowed: {_allowed(ScenarioConfig)}")
+            node = node.setdefault(part, [] if part == "levers" else {})
+        last = parts[-1]
+        if isinstance(node, list):
+            _list_item(node, last, dotted, source)
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return data
+
+
+def _list_item(node: list, part: str, key: str, source: str) -> Any:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ScenarioError(source, key, f"no list item {part!r}; the list has {len(node)} items")
+    return node[int(part)]
+
+
+def _allowed(model: type[BaseModel]) -> str:
+    return ", ".join(model.model_fields)
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model class that holds the field at `loc` (for 'allowed keys' messages)."""
+    model: Any = ScenarioConfig
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        elif part == "levers":
+            model = HazardMultiplier
+        else:
+            return None
+    return model
+
+
+def _explain(error: dict[str, Any]) -> tuple[str, str]:
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p == "hazard_multiplier"))
+    key = ".".join(str(p) for p in loc)
+    msg = error["msg"]
+    if error["type"] == "extra_forbidden":
+        holder = _model_at(loc)
+        msg = "unknown key" + (f"; allowed here: {_allowed(holder)}" if holder else "")
+    elif error["type"] == "missing":
+        msg = "required key is missing"
+    return key, msg
+
+
+def build_config(raw: dict[str, Any], source: str) -> ScenarioConfig:
+    """Validate a raw scenario dict; the first problem becomes a ScenarioError."""
+    try:
+        config = ScenarioConfig.model_validate(raw)
+    except ValidationError as exc:
+        key, msg = _explain(exc.errors()[0])
+        more = len(exc.errors()) - 1
+        raise ScenarioError(source, key, msg + (f" (and {more} more problem(s))" if more else "")) from None
+    data = resolve_data_path(source, config.regions.data)
+    if not data.is_file():
+        raise ScenarioError(source, "regions.data", f"data file not found: {data}")
+    return config
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a scenario file; a missing or malformed file becomes a ScenarioError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(path, "", "scenario file not found")
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(path, "", f"not valid TOML: {exc}") from None
+
+
+def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                  rng: Any = None) -> KankeiScenario:
+    """Load, override and validate a scenario file (default: scenarios/baseline.toml)."""
+    path = Path(path) if path is not None else DEFAULT_SCENARIO
+    raw = read_toml(path)
+    raw = apply_overrides(raw, overrides or {}, str(path))
+    config = build_config(raw, str(path))
+    name = config.run.name or path.stem
+    return KankeiScenario(rng=config.run.seed if rng is None else rng, config=config,
+                          source=str(path.resolve()), name=name)
+
+
+def with_overrides(scenario: KankeiScenario, overrides: dict[str, Any]) -> KankeiScenario:
+    """A scenario with dotted overrides applied on top of an already loaded one."""
+    if not overrides:
+        return scenario
+    raw = apply_overrides(scenario.config.model_dump(mode="python"), overrides, scenario.source)
+    config = build_config(raw, scenario.source)
+    rng = config.run.seed if "run.seed" in overrides else scenario.rng
+    return KankeiScenario(rng=rng, config=config, source=scenario.source, name=scenario.name)

@@ -1,0 +1,287 @@
+"""People (人々) as a structure of arrays: synthesis of the initial population, new adults, person factors.
+
+All draws come from the kernel's counter-based streams (`model.kernel.uniforms`), keyed by the
+run key, a step and a decision code, so the population is a pure function of scenario and seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model import kernel
+from model.parameters import ScenarioConfig
+from model.regions import Gravity, RegionTable, Travel
+from model.stages import EngagementType, Stage
+
+# decision codes of the Python-side draws (kernel decisions use 0..4)
+D_COUNT = 32
+D_AGE = 33
+D_INCOME = 34
+D_FLAGS = 35
+D_CHILDREN = 36
+D_BIRTH = 37
+D_STAGE = 38
+D_TARGET = 39
+D_TYPE = 40
+D_TENURE = 41
+D_NEW_COUNT = 48
+
+FIELDS: dict[str, np.dtype] = {
+    "stage": np.dtype(np.int8),
+    "etype": np.dtype(np.int8),
+    "home": np.dtype(np.int16),
+    "target": np.dtype(np.int16),
+    "origin": np.dtype(np.int16),
+    "birth": np.dtype(np.int16),
+    "flags": np.dtype(np.uint8),
+    "children": np.dtype(np.int8),
+    "income": np.dtype(np.uint16),
+    "age": np.dtype(np.float32),
+    "tie": np.dtype(np.float32),
+    "visit_days": np.dtype(np.uint16),
+    "steps_in_stage": np.dtype(np.int16),
+    "engage_factor": np.dtype(np.float32),
+    "mobility_factor": np.dtype(np.float32),
+}
+
+
+class People:
+    """Every simulated adult, one slot per person for the whole run (slots are never reused).
+
+    Attributes are NumPy arrays of length `capacity`; entries `0..n-1` are people (some DEAD).
+    Home/birth/target/origin are region indices (-1 = none); income is in 万円.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.n = 0
+        for name, dtype in FIELDS.items():
+            setattr(self, name, np.zeros(capacity, dtype=dtype))
+
+    @property
+    def capacity(self) -> int:
+        """Slots allocated."""
+        return len(self.stage)
+
+    @property
+    def nbytes_per_person(self) -> int:
+        """Bytes of state per person."""
+        return sum(dt.itemsize for dt in FIELDS.values())
+
+    def append(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """Add people (all FIELDS given as arrays of one length); return their ids."""
+        m = len(values["stage"])
+        if self.n + m > self.capacity:
+            grow = max(self.n + m, int(self.capacity * 1.25) + 1024)
+            for name in FIELDS:
+                old = getattr(self, name)
+                new = np.zeros(grow, dtype=old.dtype)
+                new[: self.n] = old[: self.n]
+                setattr(self, name, new)
+        ids = np.arange(self.n, self.n + m, dtype=np.int64)
+        for name in FIELDS:
+            getattr(self, name)[self.n: self.n + m] = values[name]
+        self.n += m
+        return ids
+
+    def view(self, name: str) -> np.ndarray:
+        """The used part of one attribute array (a view, not a copy)."""
+        return getattr(self, name)[: self.n]
+
+
+@dataclass(frozen=True)
+class Draws:
+    """Access to the run's counter-based streams for Python-side draws."""
+
+    key: np.uint64
+
+    def u(self, step: int, decision: int, ids: np.ndarray, column: int = 0) -> np.ndarray:
+        """One uniform per id from stream (step, decision)."""
+        return kernel.uniforms(self.key, np.int64(step), np.int64(decision), ids.astype(np.int64))[:, column]
+
+    def normal(self, step: int, decision: int, ids: np.ndarray) -> np.ndarray:
+        """One standard normal per id (Box–Muller on the stream's two uniforms)."""
+        pair = kernel.uniforms(self.key, np.int64(step), np.int64(decision), ids.astype(np.int64))
+        return np.sqrt(-2.0 * np.log1p(-pair[:, 0])) * np.cos(2.0 * np.pi * pair[:, 1])
+
+
+def stochastic_round(x: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """floor(x + u): an integer with expectation x."""
+    return np.floor(x + u).astype(np.int64)
+
+
+def person_attributes(cfg: ScenarioConfig, table: RegionTable, draws: Draws, step: int,
+                      ids: np.ndarray, home: np.ndarray, age: np.ndarray) -> dict[str, np.ndarray]:
+    """Income, flags and children for people given their home region and age (初期属性)."""
+    p = cfg.population
+    metro = table.is_metro[home]
+    median = np.where(metro, p.income_median_metro, p.income_median_rural)
+    income = median * np.exp(p.income_sigma * draws.normal(step, D_INCOME, ids))
+    working = age < 65
+    fu = kernel.uniforms(draws.key, np.int64(step), np.int64(D_FLAGS), ids.astype(np.int64))
+    sidejob = working & (fu[:, 0] < np.where(metro, p.sidejob_share_metro, p.sidejob_share_rural))
+    telework = working & (fu[:, 1] < np.where(metro, p.telework_share_metro, p.telework_share_rural))
+    flags = sidejob * kernel.FLAG_SIDEJOB + telework * kernel.FLAG_TELEWORK
+    # children under 18 at home: Poisson with a mean that peaks at 30–49 (inverse-CDF draw)
+    lam = p.children_mean_30_49 * np.select(
+        [age < 25, age < 30, age < 50, age < 60], [0.05, 0.4, 1.0, 0.3], 0.0)
+    cu = draws.u(step, D_CHILDREN, ids)
+    children = np.zeros(len(ids), dtype=np.int64)
+    term = np.exp(-lam)
+    cdf = term.copy()
+    for k in range(1, 7):
+        children += cu >= cdf
+        term = term * lam / k
+        cdf = cdf + term
+    return {
+        "income": np.clip(np.round(income), 1, 65535).astype(np.uint16),
+        "flags": flags.astype(np.uint8),
+        "children": children.astype(np.int8),
+    }
+
+
+def engage_factor(cfg: ScenarioConfig, table: RegionTable, home: np.ndarray, age: np.ndarray,
+                  income: np.ndarray) -> np.ndarray:
+    """Unnormalised engagement factor: income elasticity × a bell-shaped age profile."""
+    pr = cfg.propensity
+    p = cfg.population
+    median = np.where(table.is_metro[home], p.income_median_metro, p.income_median_rural)
+    rel = np.maximum(income.astype(float), 1.0) / median
+    return rel ** pr.engage_income_elasticity * np.exp(-((age - pr.engage_age_centre) / pr.engage_age_width) ** 2)
+
+
+def rogers_castro(cfg: ScenarioConfig, age: np.ndarray) -> np.ndarray:
+    """Labour-force and constant terms of the Rogers–Castro schedule, scaled to 1 at its peak over 18–100."""
+    pr = cfg.propensity
+
+    def schedule(x: np.ndarray) -> np.ndarray:
+        z = x - pr.rc_labour_peak
+        return pr.rc_labour_amplitude * np.exp(-pr.rc_labour_decay * z - np.exp(-pr.rc_labour_rise * z)) + pr.rc_constant
+
+    peak = schedule(np.linspace(18.0, 100.0, 821)).max()
+    if peak <= 0:
+        return np.ones_like(age, dtype=float)
+    return schedule(age.astype(float)) / peak
+
+
+def mobility_factor(cfg: ScenarioConfig, age: np.ndarray, children: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """Mobility factor: Rogers–Castro age profile × children and telework terms."""
+    pr = cfg.propensity
+    telework = (flags & kernel.FLAG_TELEWORK) != 0
+    return (rogers_castro(cfg, age) * np.exp(pr.children_coefficient * children.astype(float))
+            * np.exp(pr.telework_coefficient * telework))
+
+
+def visit_rate_table(cfg: ScenarioConfig) -> np.ndarray:
+    """Expected visit-days per year, indexed [stage, type]."""
+    v = cfg.visits
+    table = np.zeros((len(Stage) - 1, len(EngagementType)))
+    table[Stage.VISITOR, :] = v.visitor
+    engaged = [0.0, v.hobby_consumption, v.participation, v.work, v.direct_contribution]
+    table[Stage.ENGAGED, :] = engaged
+    table[Stage.DUAL, :] = v.dual
+    return table
+
+
+def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity: Gravity,
+               draws: Draws) -> tuple[People, float]:
+    """Draw the initial population; return it and the engagement-factor normaliser."""
+    ppa = cfg.run.people_per_agent
+    n_bands = len(table.bands)
+    cell = np.arange(table.n * n_bands)
+    counts = stochastic_round(table.population.ravel() / ppa, draws.u(0, D_COUNT, cell)).reshape(table.n, n_bands)
+    total = int(counts.sum())
+    ids = np.arange(total, dtype=np.int64)
+    home = np.repeat(np.repeat(np.arange(table.n), n_bands), counts.ravel()).astype(np.int16)
+    lo = np.array([b[0] for b in table.bands], dtype=float)
+    width = np.array([b[1] - b[0] + 1 for b in table.bands], dtype=float)
+    band = np.tile(np.arange(n_bands), table.n).repeat(counts.ravel())
+    age = (lo[band] + width[band] * draws.u(0, D_AGE, ids)).astype(np.float32)
+    attrs = person_attributes(cfg, table, draws, 0, ids, home, age)
+
+    # ゆかり: some metro residents were born in a rural region (nearer and larger ones likelier)
+    p = cfg.population
+    birth = home.copy()
+    rural_mass = table.adults * ~table.is_metro
+    born_w = rural_mass[None, :] * np.exp(-cfg.choice.outflow_time_decay_per_hour * travel.hours)
+    born_cum = np.cumsum(born_w / born_w.sum(axis=1, keepdims=True), axis=1)
+    born_cum[:, -1] = 1.0
+    bu = kernel.uniforms(draws.key, np.int64(0), np.int64(D_BIRTH), ids)
+    moved = table.is_metro[home] & (bu[:, 0] < p.born_rural_share_metro)
+    rows = born_cum[home[moved]]
+    birth[moved] = (rows <= bu[moved, 1][:, None]).sum(axis=1).astype(np.int16)
+
+    ef_raw = engage_factor(cfg, table, home, age, attrs["income"])
+    norm = float(ef_raw.mean()) if total else 1.0
+    ef = ef_raw / norm
+
+    # initial relationships, MLIT shares by residence, weighted by the engagement factor
+    engaged_share = np.where(table.is_metro[home], p.engaged_share_metro, p.engaged_share_rural)
+    weight = np.zeros_like(ef)
+    for metro in (True, False):
+        sel = table.is_metro[home] == metro
+        if sel.any():
+            weight[sel] = ef[sel] / ef[sel].mean()
+    su = draws.u(0, D_STAGE, ids)
+    cut_dual = np.minimum(p.dual_share * weight, 1.0)
+    cut_eng = np.minimum(cut_dual + engaged_share * weight, 1.0)
+    cut_vis = np.minimum(cut_eng + p.visitor_share * weight, 1.0)
+    stage = np.select([su < cut_dual, su < cut_eng, su < cut_vis],
+                      [Stage.DUAL, Stage.ENGAGED, Stage.VISITOR], Stage.NONE).astype(np.int8)
+    related = stage != Stage.NONE
+    target = np.full(total, -1, dtype=np.int16)
+    target[related] = kernel.choose_targets(draws.u(0, D_TARGET, ids[related]), home[related], birth[related],
+                                            gravity.choice_cum, gravity.choice_p, cfg.choice.yukari_bonus)
+    etype = np.zeros(total, dtype=np.int8)
+    typed = (stage == Stage.ENGAGED) | (stage == Stage.DUAL)
+    t = cfg.types
+    etype[typed] = kernel.draw_types(draws.u(0, D_TYPE, ids[typed]), attrs["flags"][typed],
+                                     np.array((0.0, *t.weights)), t.work_mult_capable, t.work_mult_other)
+    decay = np.log(2.0) / cfg.ties.half_life_years
+    tie = (visit_rate_table(cfg)[stage, etype] * cfg.ties.gain_per_visit_day / decay).astype(np.float32)
+    tenure = np.floor(draws.u(0, D_TENURE, ids) * 5 * cfg.run.steps_per_year).astype(np.int16)
+
+    people = People(capacity=int(total * 1.3) + 1024)
+    people.append({
+        "stage": stage, "etype": etype, "home": home, "target": target,
+        "origin": np.full(total, -1, dtype=np.int16), "birth": birth, "age": age, "tie": tie,
+        "visit_days": np.zeros(total, dtype=np.uint16),
+        "steps_in_stage": np.where(related, tenure, 0).astype(np.int16),
+        "engage_factor": ef.astype(np.float32),
+        "mobility_factor": mobility_factor(cfg, age, attrs["children"], attrs["flags"]).astype(np.float32),
+        **attrs,
+    })
+    return people, norm
+
+
+def add_new_adults(people: People, cfg: ScenarioConfig, table: RegionTable, draws: Draws, step: int,
+                   expected: np.ndarray, engage_norm: float) -> np.ndarray:
+    """Append this step's new 18-year-olds (stage NONE, at home in their birth region); return counts."""
+    counts = stochastic_round(expected, draws.u(step, D_NEW_COUNT, np.arange(table.n)))
+    m = int(counts.sum())
+    if m == 0:
+        return counts
+    ids = np.arange(people.n, people.n + m, dtype=np.int64)
+    home = np.repeat(np.arange(table.n), counts).astype(np.int16)
+    age = (18.0 + cfg.run.dt * draws.u(step, D_AGE, ids)).astype(np.float32)
+    attrs = person_attributes(cfg, table, draws, step, ids, home, age)
+    ef = engage_factor(cfg, table, home, age, attrs["income"]) / engage_norm
+    people.append({
+        "stage": np.zeros(m, dtype=np.int8), "etype": np.zeros(m, dtype=np.int8), "home": home,
+        "target": np.full(m, -1, dtype=np.int16), "origin": np.full(m, -1, dtype=np.int16), "birth": home,
+        "age": age, "tie": np.zeros(m, dtype=np.float32), "visit_days": np.zeros(m, dtype=np.uint16),
+        "steps_in_stage": np.zeros(m, dtype=np.int16), "engage_factor": ef.astype(np.float32),
+        "mobility_factor": mobility_factor(cfg, age, attrs["children"], attrs["flags"]).astype(np.float32),
+        **attrs,
+    })
+    return counts
+
+
+def refresh_factors(people: People, cfg: ScenarioConfig, table: RegionTable, engage_norm: float) -> None:
+    """Recompute the age-dependent person factors (once a year, after ageing)."""
+    n = people.n
+    home = people.home[:n]
+    age = people.age[:n]
+    people.engage_factor[:n] = engage_factor(cfg, table, home, age, people.income[:n]) / engage_norm
+    people.mobility_factor[:n] = mobility_factor(cfg, age, people.children[:n], people.flags[:n])

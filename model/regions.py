@@ -1,0 +1,217 @@
+"""Regions (地域): the region table, travel time and cost between regions, gravity tables, Region agents."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from model.parameters import ChoiceSettings, RegionSettings, ScenarioError, TravelSettings
+from model.stages import Stage
+
+if TYPE_CHECKING:
+    from model.relation_model import RelationModel
+
+REQUIRED_COLUMNS = ("code", "name_ja", "name_en", "kind", "lat", "lon")
+_BAND = re.compile(r"^pop_(\d+)_(\d+|plus)$")
+EARTH_RADIUS_KM = 6371.0
+
+
+@dataclass(frozen=True)
+class RegionTable:
+    """The region table as arrays, one row per region, in file order."""
+
+    codes: np.ndarray         # int, JIS code
+    names_ja: list[str]
+    names_en: list[str]
+    is_metro: np.ndarray      # bool
+    lat: np.ndarray
+    lon: np.ndarray
+    bands: list[tuple[int, int]]  # inclusive age bands, e.g. (18, 19), (80, 99)
+    population: np.ndarray    # (R, B) adults by band at the start
+    vacant_houses: np.ndarray | None
+
+    @property
+    def n(self) -> int:
+        """Number of regions."""
+        return len(self.codes)
+
+    @property
+    def adults(self) -> np.ndarray:
+        """Adults (18+) per region."""
+        return self.population.sum(axis=1)
+
+    def index_of(self, code: int) -> int:
+        """Row of a region given its code."""
+        hits = np.flatnonzero(self.codes == code)
+        if hits.size == 0:
+            raise KeyError(code)
+        return int(hits[0])
+
+
+def read_region_table(path: Path) -> RegionTable:
+    """Read and check a region CSV; problems name the file and the column."""
+    try:
+        df = pd.read_csv(path, comment="#")
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ScenarioError(path, "", f"cannot read region table: {exc}") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise ScenarioError(path, missing[0], f"required column missing; the table needs {', '.join(REQUIRED_COLUMNS)}")
+    bands: list[tuple[int, int, str]] = []
+    for col in df.columns:
+        m = _BAND.match(col)
+        if m:
+            lo = int(m.group(1))
+            hi = 99 if m.group(2) == "plus" else int(m.group(2))
+            bands.append((lo, hi, col))
+    if not bands:
+        raise ScenarioError(path, "pop_*", "no adult population columns (pop_18_19, pop_20_29, ..., pop_80_plus)")
+    bands.sort()
+    if bands[0][0] != 18:
+        raise ScenarioError(path, bands[0][2], "the first age band must start at 18 (adults)")
+    for (lo0, hi0, c0), (lo1, _, c1) in zip(bands, bands[1:]):
+        if lo1 != hi0 + 1:
+            raise ScenarioError(path, c1, f"age bands must be contiguous: {c0} is followed by {c1}")
+    bad_kind = sorted(set(df["kind"]) - {"metro", "rural"})
+    if bad_kind:
+        raise ScenarioError(path, "kind", f"values must be 'metro' or 'rural', found {bad_kind}")
+    numeric = ["code", "lat", "lon"] + [c for *_, c in bands]
+    for col in numeric:
+        values = pd.to_numeric(df[col], errors="coerce")
+        if values.isna().any():
+            row = int(values.isna().to_numpy().nonzero()[0][0]) + 2
+            raise ScenarioError(path, col, f"must be a number on every row (line {row})")
+        if col.startswith("pop_") and (values < 0).any():
+            raise ScenarioError(path, col, "population counts must be ≥ 0")
+    if df["code"].duplicated().any():
+        raise ScenarioError(path, "code", "region codes must be unique")
+    if not (df["lat"].between(-90, 90).all() and df["lon"].between(-180, 180).all()):
+        raise ScenarioError(path, "lat/lon", "coordinates must be decimal degrees")
+    vacant = None
+    if "vacant_houses" in df.columns:
+        vacant = pd.to_numeric(df["vacant_houses"], errors="coerce").to_numpy(dtype=float)
+        if np.isnan(vacant).any() or (vacant < 0).any():
+            raise ScenarioError(path, "vacant_houses", "must be a count ≥ 0 on every row")
+    return RegionTable(
+        codes=df["code"].to_numpy(dtype=np.int64),
+        names_ja=df["name_ja"].astype(str).tolist(),
+        names_en=df["name_en"].astype(str).tolist(),
+        is_metro=(df["kind"] == "metro").to_numpy(),
+        lat=df["lat"].to_numpy(dtype=float),
+        lon=df["lon"].to_numpy(dtype=float),
+        bands=[(lo, hi) for lo, hi, _ in bands],
+        population=df[[c for *_, c in bands]].to_numpy(dtype=float),
+        vacant_houses=vacant,
+    )
+
+
+def great_circle_km(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Haversine distance between every pair of points, km."""
+    phi = np.radians(lat)[:, None]
+    phj = np.radians(lat)[None, :]
+    dlon = np.radians(lon)[None, :] - np.radians(lon)[:, None]
+    h = np.sin((phj - phi) / 2) ** 2 + np.cos(phi) * np.cos(phj) * np.sin(dlon / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+
+
+@dataclass(frozen=True)
+class Travel:
+    """Travel between regions: one-way hours and round-trip cost in yen (移動時間・移動費)."""
+
+    distance_km: np.ndarray
+    hours: np.ndarray
+    cost_yen: np.ndarray
+
+    @classmethod
+    def from_rule(cls, table: RegionTable, rule: TravelSettings) -> "Travel":
+        """Route km = great-circle km × route_factor; time and fare follow the documented rule."""
+        d = great_circle_km(table.lat, table.lon)
+        route = d * rule.route_factor
+        ground = np.minimum(route, rule.ground_limit_km)
+        fast = np.maximum(route - rule.ground_limit_km, 0.0)
+        hours = rule.access_hours + ground / rule.ground_speed_kmh + fast / rule.fast_speed_kmh
+        cost = 2.0 * (rule.base_fare_yen + rule.fare_per_km_yen * route)
+        np.fill_diagonal(hours, 0.0)
+        np.fill_diagonal(cost, 0.0)
+        return cls(distance_km=d, hours=hours, cost_yen=cost)
+
+
+def _cumulative(weights: np.ndarray) -> np.ndarray:
+    """Row-normalised cumulative weights; exactly 1.0 from each row's last positive entry on."""
+    total = weights.sum(axis=1, keepdims=True)
+    p = np.divide(weights, total, out=np.zeros_like(weights), where=total > 0)
+    cum = np.cumsum(p, axis=1)
+    for r in range(weights.shape[0]):
+        pos = np.flatnonzero(weights[r] > 0)
+        if pos.size:
+            cum[r, pos[-1]:] = 1.0
+    return cum
+
+
+@dataclass(frozen=True)
+class Gravity:
+    """Gravity tables for choosing a target region (関係先の選択) and youth outflow destinations."""
+
+    weights: np.ndarray      # W[h, t], zero on the diagonal
+    choice_p: np.ndarray     # W[h, t] / Σ_t W[h, t]
+    choice_cum: np.ndarray
+    access: np.ndarray       # visit hazard factor of each home region
+    outflow_cum: np.ndarray  # destination of rural youth, metro regions only
+
+    @classmethod
+    def build(cls, table: RegionTable, travel: Travel, regions: RegionSettings,
+              choice: ChoiceSettings, attractiveness: np.ndarray | None = None) -> "Gravity":
+        """W_ht = attr_t · adults_t^α · exp(−β_time·hours_ht − β_cost·cost_ht/¥10k), t ≠ h."""
+        attr = np.where(table.is_metro, regions.attractiveness_metro, regions.attractiveness_rural)
+        if attractiveness is not None:
+            attr = attr * attractiveness
+        mass = attr * table.adults ** choice.population_exponent
+        w = mass[None, :] * np.exp(-choice.time_decay_per_hour * travel.hours
+                                   - choice.cost_decay_per_10k_yen * travel.cost_yen / 1e4)
+        np.fill_diagonal(w, 0.0)
+        reach = w.sum(axis=1)
+        access = (reach / reach.mean()) ** choice.access_exponent
+        p = w / reach[:, None]
+        out = (table.adults ** choice.outflow_population_exponent)[None, :] * np.exp(
+            -choice.outflow_time_decay_per_hour * travel.hours)
+        out = out * table.is_metro[None, :]
+        np.fill_diagonal(out, 0.0)
+        return cls(weights=w, choice_p=p, choice_cum=_cumulative(w), access=access,
+                   outflow_cum=_cumulative(out))
+
+
+class Region(mesa.Agent):
+    """A prefecture or municipality (地域) as a Mesa agent; its counts are views onto the model's tallies."""
+
+    def __init__(self, model: "RelationModel", index: int, table: RegionTable) -> None:
+        super().__init__(model)
+        self.index = index
+        self.code = int(table.codes[index])
+        self.name_ja = table.names_ja[index]
+        self.name_en = table.names_en[index]
+        self.kind = "metro" if table.is_metro[index] else "rural"
+        self.lat = float(table.lat[index])
+        self.lon = float(table.lon[index])
+
+    def __repr__(self) -> str:
+        return f"Region({self.code} {self.name_en} / {self.name_ja}, {self.kind})"
+
+    def people(self, stage: Stage) -> float:
+        """Real people (scaled) related to this region at `stage` now (residents for NONE/SETTLED)."""
+        return float(self.model.counts_by_target[self.index, int(stage)].sum()) * self.model.people_per_agent
+
+    @property
+    def engaged(self) -> float:
+        """関係人口 of this region now (ENGAGED people whose target is this region), scaled."""
+        return self.people(Stage.ENGAGED)
+
+    @property
+    def adult_population(self) -> float:
+        """Adults living here now (all stages by home region), scaled."""
+        return float(self.model.counts_by_home[self.index].sum()) * self.model.people_per_agent
