@@ -108,7 +108,7 @@ class CapacitySettings(_Section):
     """Regional capacities rationed per step (関わりしろ and housing for movers)."""
 
     kakawarishiro_per_1000_adults_month: NonNegative = Field(
-        2.0, description="関わりしろ: newly engaged people a region takes in per month per 1,000 adults (assumption)")
+        3.0, description="関わりしろ: newly engaged people a region takes in per month per 1,000 adults (assumption)")
     housing_share_of_vacant_per_year: NonNegative = Field(
         0.03, description="Share of the region's vacant houses (空き家) open to movers each year (assumption)")
     housing_per_1000_adults_year: NonNegative = Field(
@@ -118,16 +118,16 @@ class CapacitySettings(_Section):
 class Rates(_Section):
     """Base hazards per year (before person factors, ties, costs and levers)."""
 
-    visit: NonNegative = Field(0.04, description="NONE → VISITOR (assumption; calibrated to MLIT shares)")
-    engage: NonNegative = Field(0.25, description="VISITOR → ENGAGED (assumption)")
+    visit: NonNegative = Field(0.05, description="NONE → VISITOR (assumption; calibrated to MLIT shares)")
+    engage: NonNegative = Field(0.20, description="VISITOR → ENGAGED (assumption)")
     lapse_visitor: NonNegative = Field(0.35, description="VISITOR → NONE (assumption)")
-    deepen: NonNegative = Field(0.08, description="deepening of the engagement type (assumption)")
+    deepen: NonNegative = Field(0.01, description="deepening of the engagement type (assumption)")
     dual: NonNegative = Field(0.006, description="ENGAGED → DUAL (assumption)")
     settle: NonNegative = Field(0.008, description="ENGAGED → SETTLED; DUAL uses it × dual_settle_factor (assumption)")
-    lapse_engaged: NonNegative = Field(0.12, description="ENGAGED → VISITOR (assumption)")
+    lapse_engaged: NonNegative = Field(0.17, description="ENGAGED → VISITOR (assumption)")
     lapse_dual: NonNegative = Field(0.15, description="DUAL → ENGAGED (assumption)")
     leave: NonNegative = Field(0.06, description="SETTLED → back to origin, within leave_window_years (assumption)")
-    youth_outflow: NonNegative = Field(0.06, description="Rural natives without a relationship → metro, at the age peak (assumption)")
+    youth_outflow: NonNegative = Field(0.025, description="Rural natives without a relationship → metro, at the age peak (assumption)")
     dual_settle_factor: NonNegative = Field(6.0, description="DUAL → SETTLED hazard relative to ENGAGED → SETTLED (assumption)")
     leave_window_years: NonNegative = Field(5.0, description="Years after settling during which leaving is possible (移住支援金 asks 5)")
 
@@ -143,7 +143,7 @@ class TypeSettings(_Section):
     settle_mult: tuple[NonNegative, NonNegative, NonNegative, NonNegative] = Field(
         (0.5, 1.0, 1.5, 2.0), description="SETTLE and DUAL hazard × this by type (deeper ties, more moves; assumption)")
     lapse_mult: tuple[NonNegative, NonNegative, NonNegative, NonNegative] = Field(
-        (1.5, 1.0, 0.8, 0.6), description="LAPSE_ENGAGED hazard × this by type (assumption)")
+        (1.1, 1.0, 0.95, 0.9), description="LAPSE_ENGAGED hazard × this by type (assumption)")
 
 
 class TieSettings(_Section):
@@ -203,7 +203,7 @@ class DemographySettings(_Section):
     """Ageing, mortality and new adults (人口動態)."""
 
     enabled: bool = Field(True, description="Mortality and new 18-year-olds on or off (ageing always runs)")
-    gompertz_a: NonNegative = Field(2.0e-5, description="Mortality μ(x) = a·e^(b·x) per year (assumption, ≈ Japan 2020)")
+    gompertz_a: NonNegative = Field(1.5e-5, description="Mortality μ(x) = a·e^(b·x) per year (assumption, ≈ Japan 2020)")
     gompertz_b: NonNegative = Field(0.095, description="Gompertz slope per year of age")
     new_adult_trend_per_year: float = Field(
         -0.013, ge=-0.5, le=0.5,

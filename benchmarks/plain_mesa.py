@@ -1,0 +1,327 @@
+"""Plain-Mesa reference of the transition kernel: one `mesa.Agent` per person, pure Python.
+
+This is what `model.kernel.advance` does for one person, written the way a Mesa model usually is:
+each person is an object with attributes, and `PlainPerson.step()` does, in Python,
+
+* ageing, tie decay, visit days (stochastic rounding) and tie gain,
+* the stage's competing hazards (λ_k from the same `rate`, person factors, ties and travel costs),
+  an event with probability p = 1 − exp(−Λ·dt) and the event k with probability λ_k/Λ,
+* the stage logic: target choice by the same gravity tables (with the ゆかり mixture), youth
+  outflow destinations, 関わりしろ and housing rationing, engagement types, deepening, settling
+  and leaving, death (the agent is removed from the model),
+* the same tallies: people by (report region, stage, type), by (home region, stage), flows and
+  rationing demand.
+
+The model drives it with `self.agents.do("step")`. Draws use Python's `random` (the model's
+`self.random`), so the run is not bit-identical to the kernel, but every person does the same work.
+Look-up tables are turned into nested Python lists once (indexing NumPy arrays element by element
+from Python is several times slower, so this is the faster, fairer way to write plain Python).
+
+It is built from a `RelationModel` and a subset of its people, so the populations match. The
+regional capacities (関わりしろ, housing) are scaled by the subset's share of all living people, so
+the rationing probabilities stay comparable.
+
+New adults, fiscal-year bookkeeping and the History/DataCollector are not here: this mirrors the
+kernel only (`model.step()` adds those).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+
+import mesa
+import numpy as np
+
+from model import kernel as K
+
+NONE, VISITOR, ENGAGED, DUAL, SETTLED, DEAD = K.NONE, K.VISITOR, K.ENGAGED, K.DUAL, K.SETTLED, K.DEAD
+
+
+def _report_region(s: int, home: int, target: int) -> int:
+    return target if VISITOR <= s <= DUAL else home
+
+
+class PlainPerson(mesa.Agent):
+    """One adult; the state the kernel keeps in the People arrays, as attributes."""
+
+    def __init__(self, model: "PlainRelationModel", index: int, stage: int, etype: int, home: int,
+                 target: int, origin: int, birth: int, flags: int, age: float, tie: float,
+                 visit_days: int, steps_in_stage: int, engage_factor: float,
+                 mobility_factor: float) -> None:
+        super().__init__(model)
+        self.index = index
+        self.stage = stage
+        self.etype = etype
+        self.home = home
+        self.target = target
+        self.origin = origin
+        self.birth = birth
+        self.flags = flags
+        self.age = age
+        self.tie = tie
+        self.visit_days = visit_days
+        self.steps_in_stage = steps_in_stage
+        self.engage_factor = engage_factor
+        self.mobility_factor = mobility_factor
+
+    # --- helpers (the kernel's inline functions) ----------------------------------------------
+    def choose_target(self, u: float) -> int:
+        """Gravity choice from home, with the birth region's weight raised by ゆかり (mixture draw)."""
+        m = self.model
+        h, b = self.home, self.birth
+        if b != h and b >= 0 and m.yukari_bonus > 0.0:
+            kp = m.yukari_bonus * m.choice_p[h][b]
+            q = kp / (1.0 + kp)
+            if u < q:
+                return b
+            u = (u - q) / (1.0 - q)
+        return bisect_right(m.choice_cum[h], u)
+
+    def draw_type(self, u: float) -> int:
+        """Engagement type 1–4; 就労型 likelier for side-job/telework-capable people."""
+        m = self.model
+        wm = m.work_mult_capable if (self.flags & (K.FLAG_SIDEJOB | K.FLAG_TELEWORK)) else m.work_mult_other
+        w = m.type_weights
+        total = 0.0
+        for k in range(1, K.N_TYPES):
+            total += w[k] * (wm if k == 3 else 1.0)
+        x = u * total
+        acc = 0.0
+        for k in range(1, K.N_TYPES):
+            acc += w[k] * (wm if k == 3 else 1.0)
+            if x < acc:
+                return k
+        return K.N_TYPES - 1
+
+    # --- one step -----------------------------------------------------------------------------
+    def step(self) -> None:
+        m = self.model
+        rnd = m.random.random
+        s = self.stage
+        h = self.home
+        t = self.target
+        k = self.etype
+        a = self.age
+        u = rnd()
+        v = rnd()
+        dt = m.dt
+        rate = m.rate
+
+        # visits this step and tie strength
+        tie = self.tie * m.tie_keep
+        if VISITOR <= s <= DUAL:
+            days = int(m.visit_rate[s][k] * dt + v)
+            if days > 0:
+                tie += m.tie_gain * days
+                self.visit_days = min(self.visit_days + days, 65535)
+
+        # competing hazards of the current stage
+        mu = m.mortality[min(int(a), K.MAX_AGE)]
+        l0 = l1 = l2 = l3 = 0.0
+        if s == NONE:
+            l0 = rate[h][K.T_VISIT] * self.engage_factor * m.access[h]
+            if m.is_rural[h] and self.birth == h:
+                l1 = rate[h][K.T_YOUTH_OUTFLOW] * self.mobility_factor
+        elif s == VISITOR:
+            g = self.flags & K.FLAG_SIDEJOB
+            l0 = (rate[t][K.T_ENGAGE] * self.engage_factor * (1.0 + m.kappa_engage * tie)
+                  * m.cost_engage[g][h][t])
+            l1 = rate[t][K.T_LAPSE_VISITOR] * m.cost_lapse[g][h][t] / (1.0 + m.kappa_lapse * tie)
+        elif s == ENGAGED:
+            g = self.flags & K.FLAG_SIDEJOB
+            tm = m.type_mult[k]
+            l0 = rate[t][K.T_DEEPEN] * self.engage_factor * tm[K.T_DEEPEN]
+            l1 = rate[t][K.T_DUAL] * self.mobility_factor * tm[K.T_DUAL]
+            l2 = rate[t][K.T_SETTLE] * self.mobility_factor * tm[K.T_SETTLE]
+            l3 = (rate[t][K.T_LAPSE_ENGAGED] * tm[K.T_LAPSE_ENGAGED]
+                  * m.cost_lapse[g][h][t] / (1.0 + m.kappa_lapse * tie))
+        elif s == DUAL:
+            l0 = (rate[t][K.T_SETTLE] * self.mobility_factor * m.type_mult[k][K.T_SETTLE]
+                  * m.dual_settle_factor)
+            l1 = rate[t][K.T_LAPSE_DUAL] / (1.0 + m.kappa_lapse * tie)
+        elif self.steps_in_stage < m.leave_window_steps:  # SETTLED, still within the window
+            l0 = rate[h][K.T_LEAVE]
+
+        total = mu + l0 + l1 + l2 + l3
+        event = -1  # -1 nothing, 0..3 the stage's events, 9 death
+        if total > 0.0:
+            p_any = 1.0 - math.exp(-total * dt)
+            if u < p_any:
+                x = u / p_any * total
+                if x < mu:
+                    event = 9
+                elif x < mu + l0:
+                    event = 0
+                elif x < mu + l0 + l1:
+                    event = 1
+                elif x < mu + l0 + l1 + l2:
+                    event = 2
+                else:
+                    event = 3
+                hazards = (l0, l1, l2, l3)
+                while 0 < event < 9 and hazards[event] == 0.0:  # rounding guard
+                    event -= 1
+
+        flows = m.flows
+        ns = s
+        if event == 9:
+            flows[h][K.F_DEATH] += 1
+            self.stage = DEAD
+            self.remove()
+            return
+        if event >= 0:
+            if s == NONE:
+                if event == 0:
+                    t = self.choose_target(rnd())
+                    ns = VISITOR
+                    tie = 0.0
+                    flows[t][K.T_VISIT] += 1
+                else:
+                    dest = bisect_right(m.outflow_cum[h], rnd())
+                    flows[h][K.T_YOUTH_OUTFLOW] += 1
+                    flows[dest][K.F_YOUTH_INFLOW] += 1
+                    h = dest
+            elif s == VISITOR:
+                if event == 0:
+                    m.demand[t][0] += 1
+                    if rnd() < m.ration[t][0]:
+                        ns = ENGAGED
+                        k = self.draw_type(rnd())
+                        flows[t][K.T_ENGAGE] += 1
+                    else:
+                        flows[t][K.F_ENGAGE_REJECTED] += 1
+                else:
+                    ns = NONE
+                    flows[t][K.T_LAPSE_VISITOR] += 1
+                    t = -1
+                    tie = 0.0
+            elif s == ENGAGED:
+                if event == 0:
+                    k = m.deepen_next[k]
+                    flows[t][K.T_DEEPEN] += 1
+                elif event == 3:
+                    ns = VISITOR
+                    k = 0
+                    flows[t][K.T_LAPSE_ENGAGED] += 1
+                else:
+                    m.demand[t][1] += 1
+                    if rnd() < m.ration[t][1]:
+                        if event == 1:
+                            ns = DUAL
+                            flows[t][K.T_DUAL] += 1
+                        else:
+                            ns = SETTLED
+                            flows[t][K.T_SETTLE] += 1
+                    else:
+                        flows[t][K.F_HOUSING_REJECTED] += 1
+            elif s == DUAL:
+                if event == 0:  # a dual resident already has a home there: not rationed
+                    ns = SETTLED
+                    flows[t][K.T_SETTLE] += 1
+                else:
+                    ns = ENGAGED
+                    flows[t][K.T_LAPSE_DUAL] += 1
+            else:  # SETTLED leaves, back to the region of origin
+                o = self.origin
+                flows[h][K.T_LEAVE] += 1
+                flows[o][K.F_LEAVE_ARRIVAL] += 1
+                ns = NONE
+                h = o
+                t = -1
+                tie = 0.0
+                self.origin = -1
+
+        if ns == SETTLED and s != SETTLED:
+            self.origin = h
+            h = t
+            k = 0
+        if ns != s:
+            self.steps_in_stage = 0
+            self.stage = ns
+        elif self.steps_in_stage < K.MAX_STEPS_IN_STAGE:
+            self.steps_in_stage += 1
+        self.home = h
+        self.target = t
+        self.etype = k
+        self.tie = tie
+        self.age = a + dt
+        m.by_target[_report_region(ns, h, t)][ns][k] += 1
+        m.by_home[h][ns] += 1
+
+
+class PlainRelationModel(mesa.Model):
+    """A plain Mesa model holding `PlainPerson` agents copied from a RelationModel's people.
+
+    Args:
+        source: the RelationModel whose inputs (rates, gravity, costs, ...) and people are copied.
+        ids: person slots to copy (living people).
+        first_step: the kernel step index of this model's first step (selects the month's levers).
+        seed: seed of the model's `random`.
+    """
+
+    def __init__(self, source, ids: np.ndarray, first_step: int = 0, seed: int = 0) -> None:
+        super().__init__(rng=seed)
+        src = source
+        cfg = src.config
+        self.source = src
+        self.first_step = first_step
+        self.dt = float(src.dt)
+        R = src.table.n
+        self.n_regions = R
+        # inputs, as Python lists (constant over the run)
+        self.type_mult = src._type_mult.tolist()
+        self.access = src.gravity.access.tolist()
+        self.cost_engage = src._cost_engage.astype(float).tolist()
+        self.cost_lapse = src._cost_lapse.astype(float).tolist()
+        self.choice_cum = src.gravity.choice_cum.tolist()
+        self.choice_p = src.gravity.choice_p.tolist()
+        self.yukari_bonus = float(cfg.choice.yukari_bonus)
+        self.outflow_cum = src.gravity.outflow_cum.tolist()
+        self.is_rural = src._is_rural.tolist()
+        self.mortality = src._mortality.tolist()
+        self.visit_rate = src._visit_rate.tolist()
+        self.tie_keep = float(src._tie_keep)
+        self.tie_gain = float(cfg.ties.gain_per_visit_day)
+        self.kappa_engage = float(cfg.ties.kappa_engage)
+        self.kappa_lapse = float(cfg.ties.kappa_lapse)
+        self.type_weights = src._type_weights.tolist()
+        self.work_mult_capable = float(cfg.types.work_mult_capable)
+        self.work_mult_other = float(cfg.types.work_mult_other)
+        self.deepen_next = src._deepen_next.tolist()
+        self.dual_settle_factor = float(cfg.rates.dual_settle_factor)
+        self.leave_window_steps = int(src._leave_window)
+        # capacities scaled to the subset; last step's demand likewise
+        alive = int(np.count_nonzero(src.people.stage[: src.people.n] != DEAD))
+        self.share = len(ids) / alive
+        self.cap = np.stack([src._cap_engage, src._cap_housing], axis=1) * self.share
+        self.demand = (src._demand * self.share).tolist()
+        self.rate: list[list[float]] = []
+        self.ration: list[list[float]] = []
+        self._reset_tallies()
+
+        p = src.people
+        cols = [getattr(p, f)[ids].tolist() for f in (
+            "stage", "etype", "home", "target", "origin", "birth", "flags", "age", "tie", "visit_days",
+            "steps_in_stage", "engage_factor", "mobility_factor")]
+        for i, row in zip(ids.tolist(), zip(*cols)):
+            PlainPerson(self, i, *row)
+
+    def _reset_tallies(self) -> None:
+        R = self.n_regions
+        self.by_target = [[[0] * K.N_TYPES for _ in range(K.N_STAGES)] for _ in range(R)]
+        self.by_home = [[0] * K.N_STAGES for _ in range(R)]
+        self.flows = [[0] * K.N_FLOWS for _ in range(R)]
+
+    def step(self) -> None:
+        """The model-level part of RelationModel.step that the kernel needs, then every agent's step."""
+        src = self.source
+        k = self.first_step + self.steps - 1
+        date = src.dates[k]
+        self.rate = (src._base_rate[None, :] * src.levers.hazard_multipliers(date.strftime("%Y-%m"))).tolist()
+        demand = np.asarray(self.demand, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.ration = np.minimum(np.where(demand > 0, self.cap / demand, 1.0), 1.0).tolist()
+        self.demand = [[0, 0] for _ in range(self.n_regions)]
+        self._reset_tallies()
+        self.agents.do("step")
