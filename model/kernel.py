@@ -139,7 +139,7 @@ def tally(stage, etype, home, target, n, by_target, by_home):
         by_home[h, s] += 1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def advance(
     # person state (structure of arrays, updated in place)
     stage, etype, home, target, origin, birth, flags, age, tie, visit_days, steps_in_stage,
@@ -159,12 +159,45 @@ def advance(
     Hazards (per year) compete within a step: with total hazard Λ the probability of an event is
     1 − exp(−Λ·dt) and event k is chosen with probability λ_k/Λ. `rate[r, k]` already includes
     the base rate and every lever multiplier for transition k attributed to region r.
+    The people loop runs in parallel over NCHUNK fixed chunks, each with its own histograms,
+    which are then summed in chunk order (integers: exact, whatever the thread count).
     """
     n_regions = by_target.shape[0]
     loc_target = np.zeros((NCHUNK, n_regions, N_STAGES, N_TYPES), dtype=np.int64)
     loc_home = np.zeros((NCHUNK, n_regions, N_STAGES), dtype=np.int64)
     loc_flows = np.zeros((NCHUNK, n_regions, N_FLOWS), dtype=np.int64)
     loc_demand = np.zeros((NCHUNK, n_regions, 2), dtype=np.int64)
+    _advance_chunks(
+        stage, etype, home, target, origin, birth, flags, age, tie, visit_days, steps_in_stage,
+        engage_factor, mobility_factor, n, key, step, dt,
+        rate, type_mult, access, cost_engage, cost_lapse, choice_cum, choice_p, yukari_bonus,
+        outflow_cum, is_rural, ration, mortality, visit_rate, tie_keep, tie_gain, kappa_engage,
+        kappa_lapse, type_weights, work_mult_capable, work_mult_other, deepen_next,
+        dual_settle_factor, leave_window_steps,
+        loc_target, loc_home, loc_flows, loc_demand,
+    )
+    by_target[:] = 0
+    by_home[:] = 0
+    flows[:] = 0
+    demand[:] = 0
+    for c in range(NCHUNK):
+        by_target += loc_target[c]
+        by_home += loc_home[c]
+        flows += loc_flows[c]
+        demand += loc_demand[c]
+
+
+@njit(cache=True, parallel=True)
+def _advance_chunks(
+    stage, etype, home, target, origin, birth, flags, age, tie, visit_days, steps_in_stage,
+    engage_factor, mobility_factor, n, key, step, dt,
+    rate, type_mult, access, cost_engage, cost_lapse, choice_cum, choice_p, yukari_bonus,
+    outflow_cum, is_rural, ration, mortality, visit_rate, tie_keep, tie_gain, kappa_engage,
+    kappa_lapse, type_weights, work_mult_capable, work_mult_other, deepen_next,
+    dual_settle_factor, leave_window_steps,
+    loc_target, loc_home, loc_flows, loc_demand,
+):
+    """The parallel people loop of `advance`: one prange over NCHUNK chunks, nothing else."""
     k_main = stream_key(key, step, D_MAIN)
     k_target = stream_key(key, step, D_TARGET)
     k_engage = stream_key(key, step, D_ENGAGE)
@@ -335,17 +368,6 @@ def advance(
             age[i] = a + fdt
             loc_target[c, report_region(ns, h, t), ns, k] += 1
             loc_home[c, h, ns] += 1
-
-    # fixed-order reduction of the chunk histograms (integers: exact)
-    by_target[:] = 0
-    by_home[:] = 0
-    flows[:] = 0
-    demand[:] = 0
-    for c in range(NCHUNK):
-        by_target += loc_target[c]
-        by_home += loc_home[c]
-        flows += loc_flows[c]
-        demand += loc_demand[c]
 
 
 @njit(cache=True)

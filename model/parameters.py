@@ -308,7 +308,11 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], source: str)
     for dotted, value in overrides.items():
         parts = dotted.split(".")
         if len(parts) < 2:
-            raise ScenarioError(source, dotted, "override keys are dotted: section.key, e.g. run.people_per_agent")
+            if dotted not in ScenarioConfig.model_fields:
+                raise ScenarioError(source, dotted, "override keys are dotted, section.key (e.g. "
+                                    f"run.people_per_agent), or a whole section: {_allowed(ScenarioConfig)}")
+            data[dotted] = copy.deepcopy(value)
+            continue
         node: Any = data
         for depth, part in enumerate(parts[:-1]):
             if isinstance(node, list):

@@ -1,0 +1,515 @@
+#!/usr/bin/env python
+"""Kankei performance benchmark: Numba kernel vs full model step vs plain Mesa, in one process.
+
+    uv run python benchmarks/bench_kernel.py [--people-per-agent 100] [--steps 24] ...
+
+Measures (best of several repeats; other work on the machine only ever makes a run slower):
+
+1. `kernel.advance` alone on the default scenario (~1.05 M agents at people_per_agent=100), called
+   with exactly the arguments `RelationModel.step` passes, with NUMBA_NUM_THREADS threads and with 1;
+2. the full `RelationModel.step()` (kernel + new adults + tallies + History + DataCollector);
+3. a plain-Mesa implementation of the same per-person work (`benchmarks/plain_mesa.py`) on a
+   random subset of the same people;
+4. the ratios, 5. bytes of person state per agent, 6. a fresh-process cache check;
+
+then prints a PASS/FAIL table against the targets. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+for _p in (str(ROOT), str(HERE)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import numpy as np  # noqa: E402
+
+# targets (from the performance issue)
+TARGET_KERNEL = 100e6      # agent-steps/s, kernel alone
+TARGET_FULL = 30e6         # agent-steps/s, full model.step()
+TARGET_RATIO = 100.0       # × plain Mesa
+TARGET_BYTES = 64.0        # bytes of person state per agent
+TARGET_FIRST_CALL = 1.0    # s, first advance() call in a fresh process (cache hit)
+
+KERNEL_FIELDS = ("stage", "etype", "home", "target", "origin", "birth", "flags", "age", "tie", "visit_days",
+                 "steps_in_stage", "engage_factor", "mobility_factor")
+
+
+# --- the kernel's arguments, exactly as RelationModel.step builds them --------------------------
+def kernel_args(model, k: int, people=None, n: int | None = None, outputs=None, ration=None) -> tuple:
+    """The argument tuple `RelationModel.step` passes to `kernel.advance` at step index `k`.
+
+    Copied from `RelationModel.step` (keep in sync; `check_kernel_args` verifies it). `people`,
+    `n`, `outputs` and `ration` substitute a subset's arrays for the model's own.
+    """
+    p = model.people if people is None else people
+    n = p.n if n is None else n
+    cfg = model.config
+    date = model.dates[k]
+    rate = model._base_rate[None, :] * model.levers.hazard_multipliers(date.strftime("%Y-%m"))
+    out = (model.counts_by_target, model.counts_by_home, model.last_flows, model._demand) if outputs is None else outputs
+    return (
+        p.stage, p.etype, p.home, p.target, p.origin, p.birth, p.flags, p.age, p.tie, p.visit_days,
+        p.steps_in_stage, p.engage_factor, p.mobility_factor, n,
+        model.key, np.int64(k), model.dt,
+        rate, model._type_mult, model.gravity.access, model._cost_engage, model._cost_lapse,
+        model.gravity.choice_cum, model.gravity.choice_p, cfg.choice.yukari_bonus,
+        model.gravity.outflow_cum, model._is_rural, model._ration() if ration is None else ration,
+        model._mortality, model._visit_rate,
+        model._tie_keep, cfg.ties.gain_per_visit_day, cfg.ties.kappa_engage, cfg.ties.kappa_lapse,
+        model._type_weights, cfg.types.work_mult_capable, cfg.types.work_mult_other, model._deepen_next,
+        cfg.rates.dual_settle_factor, model._leave_window,
+        *out,
+    )
+
+
+class Arrays:
+    """A bag of person arrays with `.n` (a subset, or a tiny copy for the cache check)."""
+
+    def __init__(self, people, ids: np.ndarray) -> None:
+        for f in KERNEL_FIELDS:
+            setattr(self, f, np.ascontiguousarray(getattr(people, f)[ids]))
+        self.n = len(ids)
+
+
+def check_kernel_args(RelationModel, kernel) -> bool:
+    """Two identical small models: one runs model.step(), the other kernel.advance(*kernel_args)."""
+    ov = {"run.people_per_agent": 20000}
+    a, b = RelationModel(rng=7, **ov), RelationModel(rng=7, **ov)
+    n = b.people.n
+    a.step()
+    kernel.advance(*kernel_args(b, 0))
+    same = all(np.array_equal(getattr(a.people, f)[:n], getattr(b.people, f)[:n]) for f in KERNEL_FIELDS)
+    flows_a = a.last_flows.copy()
+    flows_a[:, 13] = 0  # NEW_ADULT is added by model.step after the kernel
+    return same and np.array_equal(flows_a, b.last_flows)
+
+
+# --- state snapshots -------------------------------------------------------------------------------
+def snapshot(model) -> dict[str, np.ndarray]:
+    p = model.people
+    snap = {f: getattr(p, f).copy() for f in KERNEL_FIELDS}
+    snap["_n"] = p.n
+    for name in ("counts_by_target", "counts_by_home", "last_flows", "_demand"):
+        snap[name] = getattr(model, name).copy()
+    return snap
+
+
+def restore(model, snap) -> None:
+    p = model.people
+    for f in KERNEL_FIELDS:
+        getattr(p, f)[...] = snap[f]
+    p.n = snap["_n"]
+    for name in ("counts_by_target", "counts_by_home", "last_flows", "_demand"):
+        getattr(model, name)[...] = snap[name]
+
+
+# --- measurements ----------------------------------------------------------------------------------
+def time_kernel(model, kernel, snap, k0: int, steps: int, repeats: int) -> dict:
+    """Best-of-`repeats` wall time of `steps` kernel calls from the same state."""
+    runs = []
+    for _ in range(repeats):
+        restore(model, snap)
+        secs, agent_steps, per_step = 0.0, 0, []
+        for j in range(steps):
+            args = kernel_args(model, k0 + j)         # inputs prepared outside the timer
+            alive = int(model.counts_by_home.sum())   # living at the start of the step
+            t = time.perf_counter()
+            kernel.advance(*args)
+            dt = time.perf_counter() - t
+            secs += dt
+            per_step.append(dt)
+            agent_steps += alive
+        runs.append((secs, agent_steps, per_step))
+    restore(model, snap)
+    secs, agent_steps, per_step = min(runs, key=lambda r: r[0])
+    return {"secs": secs, "agent_steps": agent_steps, "rate": agent_steps / secs,
+            "all": [r[0] for r in runs], "min_step": min(per_step), "median_step": float(np.median(per_step)),
+            "alive": agent_steps / steps}
+
+
+def time_full(RelationModel, overrides: dict, steps: int, repeats: int) -> dict:
+    """Best-of-`repeats` wall time of `steps` model.step() calls, each repeat on a fresh model."""
+    runs = []
+    for _ in range(repeats):
+        m = RelationModel(rng=1, **overrides)
+        m.step()  # warm-up (step index 0), like the kernel measurement
+        secs, agent_steps, per_step = 0.0, 0, []
+        for _ in range(steps):
+            alive = m.n_alive
+            t = time.perf_counter()
+            m.step()
+            dt = time.perf_counter() - t
+            secs += dt
+            per_step.append(dt)
+            agent_steps += alive
+        runs.append((secs, agent_steps, per_step))
+        del m
+    secs, agent_steps, per_step = min(runs, key=lambda r: r[0])
+    return {"secs": secs, "agent_steps": agent_steps, "rate": agent_steps / secs,
+            "all": [r[0] for r in runs], "min_step": min(per_step), "median_step": float(np.median(per_step)),
+            "max_step": max(per_step)}
+
+
+def time_plain(PlainRelationModel, model, ids: np.ndarray, k0: int, steps: int, repeats: int) -> dict:
+    """Best-of-`repeats` time of `steps` plain-Mesa steps; each repeat builds the agents afresh."""
+    runs = []
+    for r in range(repeats):
+        t = time.perf_counter()
+        pm = PlainRelationModel(model, ids, first_step=k0, seed=r)
+        build = time.perf_counter() - t
+        secs, agent_steps = 0.0, 0
+        flows = np.zeros((model.table.n, 16), dtype=np.int64)
+        for _ in range(steps):
+            alive = len(pm.agents)
+            t = time.perf_counter()
+            pm.step()
+            secs += time.perf_counter() - t
+            agent_steps += alive
+            flows += np.asarray(pm.flows)
+        by_home = np.asarray(pm.by_home)
+        runs.append((secs, agent_steps, build, flows, by_home))
+        del pm
+    secs, agent_steps, build, flows, by_home = min(runs, key=lambda x: x[0])
+    return {"secs": secs, "agent_steps": agent_steps, "rate": agent_steps / secs, "build": build,
+            "all": [x[0] for x in runs], "flows": flows, "by_home": by_home}
+
+
+def kernel_on_subset(model, kernel, snap, ids: np.ndarray, k0: int, steps: int) -> dict:
+    """The kernel on the same subset as plain Mesa (for a side-by-side check of the flows)."""
+    restore(model, snap)
+    sub = Arrays(model.people, ids)
+    alive = int(np.count_nonzero(model.people.stage[: model.people.n] != kernel.DEAD))
+    share = len(ids) / alive
+    cap = np.stack([model._cap_engage, model._cap_housing], axis=1) * share
+    R = model.table.n
+    out = (np.zeros_like(model.counts_by_target), np.zeros_like(model.counts_by_home),
+           np.zeros_like(model.last_flows), np.zeros_like(model._demand))
+    demand = model._demand * share
+    flows = np.zeros((R, 16), dtype=np.int64)
+    for j in range(steps):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ration = np.minimum(np.where(demand > 0, cap / demand, 1.0), 1.0)
+        kernel.advance(*kernel_args(model, k0 + j, people=sub, outputs=out, ration=ration))
+        flows += out[2]
+        demand = out[3].astype(float)
+    return {"flows": flows, "by_home": out[1].copy()}
+
+
+def memory(model, kernel) -> dict:
+    """Bytes of person state: per slot (Σ itemsize), allocated and used arrays per living agent."""
+    p = model.people
+    arrays = {k: v for k, v in vars(p).items() if isinstance(v, np.ndarray) and v.ndim == 1}
+    n = p.n
+    alive = int(np.count_nonzero(p.stage[:n] != kernel.DEAD))
+    itemsizes = sum(a.itemsize for a in arrays.values())
+    kernel_itemsizes = sum(arrays[f].itemsize for f in KERNEL_FIELDS)
+    allocated = sum(a.nbytes for a in arrays.values())
+    used = sum(a[:n].nbytes for a in arrays.values())
+    return {"fields": len(arrays), "itemsizes": itemsizes, "kernel_itemsizes": kernel_itemsizes,
+            "capacity": p.capacity, "n": n, "alive": alive, "allocated": allocated, "used": used,
+            "alloc_per_alive": allocated / alive, "used_per_slot": used / n, "used_per_alive": used / alive}
+
+
+def plain_agent_bytes(PlainRelationModel, model, ids: np.ndarray) -> float:
+    """Python heap bytes per plain-Mesa agent (tracemalloc over building them)."""
+    import gc
+    import tracemalloc
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    pm = PlainRelationModel(model, ids, seed=0)
+    used = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    del pm
+    return used / len(ids)
+
+
+CHILD = r"""
+import json, pickle, sys, time
+t0 = time.perf_counter()
+from model import kernel
+t1 = time.perf_counter()
+with open(sys.argv[1], "rb") as fh:
+    args = pickle.load(fh)
+t2 = time.perf_counter()
+kernel.advance(*args)
+t3 = time.perf_counter()
+kernel.advance(*args)
+t4 = time.perf_counter()
+import numba
+st = getattr(kernel.advance, "stats", None)
+print(json.dumps({
+    "import_s": t1 - t0, "first_call_s": t3 - t2, "second_call_s": t4 - t3,
+    "hits": None if st is None else int(sum(st.cache_hits.values())),
+    "misses": None if st is None else int(sum(st.cache_misses.values())),
+    "cache_path": None if st is None else str(st.cache_path),
+    "signatures": len(kernel.advance.signatures),
+    "threading_layer": numba.threading_layer(), "threads": numba.get_num_threads(),
+}))
+"""
+
+
+def cache_check(model, kernel, snap, tiny: int, runs: int) -> dict:
+    """Fresh `python -c` processes: import model.kernel, call advance once on `tiny` people."""
+    restore(model, snap)
+    ids = np.arange(min(tiny, model.people.n))
+    sub = Arrays(model.people, ids)
+    out = (np.zeros_like(model.counts_by_target), np.zeros_like(model.counts_by_home),
+           np.zeros_like(model.last_flows), np.zeros_like(model._demand))
+    args = kernel_args(model, 1, people=sub, outputs=out, ration=model._ration())
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tiny_args.pkl"
+        with path.open("wb") as fh:
+            pickle.dump(args, fh)
+        for _ in range(runs):
+            t = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=ROOT,
+                                  capture_output=True, text=True, timeout=300)
+            wall = time.perf_counter() - t
+            if proc.returncode != 0:
+                return {"error": proc.stderr.strip()[-2000:]}
+            res = json.loads(proc.stdout.strip().splitlines()[-1])
+            res["wall_s"] = wall
+            results.append(res)
+    best = min(results, key=lambda r: r["first_call_s"])
+    best["all_first_call_s"] = [r["first_call_s"] for r in results]
+    best["any_miss"] = any((r["misses"] or 0) > 0 for r in results)
+    best["tiny"] = len(ids)
+    return best
+
+
+# --- reporting -------------------------------------------------------------------------------------
+def fmt_rate(x: float) -> str:
+    return f"{x / 1e6:,.1f} M/s" if x >= 1e6 else f"{x / 1e3:,.1f} k/s"
+
+
+def machine_info(numba, mesa) -> list[str]:
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import llvmlite
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        layer = numba.threading_layer()
+    except ValueError:
+        layer = "(not initialised yet)"
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return [
+        f"CPU            {cpu}; os.cpu_count()={os.cpu_count()}, usable={affinity}",
+        f"platform       {platform.platform()}",
+        f"python         {platform.python_version()} ({sys.executable})",
+        f"versions       numpy {np.__version__}, numba {numba.__version__}, llvmlite {llvmlite.__version__}, "
+        f"mesa {mesa.__version__}",
+        f"numba threads  NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', '(unset)')} -> "
+        f"config {numba.config.NUMBA_NUM_THREADS}, default get_num_threads()={numba.get_num_threads()}; "
+        f"threading layer {layer} (requested: {numba.config.THREADING_LAYER})",
+        f"load average   {load}",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--people-per-agent", type=float, default=100.0, help="run.people_per_agent of the big model")
+    ap.add_argument("--steps", type=int, default=24, help="timed steps (kernel and full step), after one warm-up")
+    ap.add_argument("--repeats", type=int, default=5, help="repeats of the kernel timing (best is kept)")
+    ap.add_argument("--full-repeats", type=int, default=3, help="repeats of the full-step timing (fresh model each)")
+    ap.add_argument("--mesa-agents", type=int, default=50_000, help="people in the plain-Mesa subset")
+    ap.add_argument("--mesa-steps", type=int, default=3, help="plain-Mesa steps")
+    ap.add_argument("--mesa-repeats", type=int, default=2, help="plain-Mesa repeats (best is kept)")
+    ap.add_argument("--cache-runs", type=int, default=2, help="fresh processes for the cache check")
+    ap.add_argument("--skip-cache-check", action="store_true")
+    a = ap.parse_args(argv)
+
+    t_script = time.perf_counter()
+    t = time.perf_counter()
+    import mesa
+    import numba
+
+    from model import kernel
+    from model.relation_model import RelationModel
+    from plain_mesa import PlainRelationModel
+    t_import = time.perf_counter() - t
+
+    print("=" * 96)
+    print("Kankei kernel benchmark")
+    print("=" * 96)
+    for line in machine_info(numba, mesa):
+        print(line)
+    print(f"imports        {t_import:.2f} s (model, mesa, numba, pandas, ...)")
+
+    overrides = {"run.people_per_agent": a.people_per_agent}
+    print(f"\nkernel_args() matches RelationModel.step(): ", end="", flush=True)
+    ok_args = check_kernel_args(RelationModel, kernel)
+    print("yes" if ok_args else "NO -- benchmarks/bench_kernel.py:kernel_args is out of date!")
+
+    t = time.perf_counter()
+    model = RelationModel(rng=1, **overrides)
+    t_build = time.perf_counter() - t
+    n_steps_avail = model.n_steps - 1
+    steps = min(a.steps, n_steps_avail)
+    print(f"model          RelationModel(rng=1, people_per_agent={a.people_per_agent:g}): {model.people.n:,} people, "
+          f"{model.n_alive:,} alive, {model.table.n} regions, capacity {model.people.capacity:,}; built in {t_build:.2f} s")
+
+    # warm-up: step index 0 (the first call loads the kernel from the on-disk cache, or compiles it)
+    t = time.perf_counter()
+    kernel.advance(*kernel_args(model, 0))
+    t_first = time.perf_counter() - t
+    st = getattr(kernel.advance, "stats", None)
+    hits = int(sum(st.cache_hits.values())) if st else None
+    misses = int(sum(st.cache_misses.values())) if st else None
+    print(f"warm-up        first advance() in this process {t_first * 1e3:.0f} ms; dispatcher stats: cache_hits={hits}, "
+          f"cache_misses={misses}, signatures={len(kernel.advance.signatures)}, threading layer {numba.threading_layer()}")
+    snap = snapshot(model)   # state after the warm-up step; every kernel repeat starts here
+    k0 = 1
+    threads = numba.get_num_threads()
+
+    # 1. kernel alone
+    print(f"\n[1] kernel.advance alone: {steps} steps (k={k0}..{k0 + steps - 1}) x {a.repeats} repeats, best kept")
+    kern = {}
+    for nt in sorted({threads, 1}, reverse=True):
+        numba.set_num_threads(nt)
+        kern[nt] = r = time_kernel(model, kernel, snap, k0, steps, a.repeats)
+        print(f"    {nt} thread(s): {r['secs']:.3f} s for {r['agent_steps']:,} agent-steps -> {fmt_rate(r['rate'])}  "
+              f"(per step min {r['min_step'] * 1e3:.2f} ms, median {r['median_step'] * 1e3:.2f} ms; "
+              f"repeats {', '.join(f'{x:.3f}' for x in r['all'])} s)")
+    numba.set_num_threads(threads)
+    if threads > 1:
+        print(f"    parallel speed-up {threads} vs 1 thread: {kern[threads]['rate'] / kern[1]['rate']:.2f}x")
+
+    # 5. memory
+    mem = memory(model, kernel)
+    print(f"\n[5] person state: {mem['fields']} arrays; {mem['itemsizes']} B per slot (sum of itemsizes; "
+          f"{mem['kernel_itemsizes']} B read/written by the kernel)")
+    print(f"    allocated {mem['allocated'] / 1e6:.1f} MB for capacity {mem['capacity']:,} -> "
+          f"{mem['alloc_per_alive']:.1f} B per living agent; used slots {mem['used'] / 1e6:.1f} MB -> "
+          f"{mem['used_per_slot']:.1f} B/slot, {mem['used_per_alive']:.1f} B per living agent "
+          f"({mem['n']:,} slots, {mem['alive']:,} alive)")
+
+    # 3. plain Mesa on a subset of the same people
+    restore(model, snap)
+    alive_ids = np.flatnonzero(model.people.stage[: model.people.n] != kernel.DEAD)
+    rng = np.random.default_rng(12345)
+    ids = np.sort(rng.choice(alive_ids, size=min(a.mesa_agents, alive_ids.size), replace=False))
+    msteps = min(a.mesa_steps, n_steps_avail)
+    print(f"\n[3] plain Mesa (benchmarks/plain_mesa.py): {ids.size:,} agents sampled from the same people, "
+          f"{msteps} steps x {a.mesa_repeats} repeats, best kept")
+    plain = time_plain(PlainRelationModel, model, ids, k0, msteps, a.mesa_repeats)
+    print(f"    {plain['secs']:.2f} s for {plain['agent_steps']:,} agent-steps -> {fmt_rate(plain['rate'])} "
+          f"({plain['secs'] / plain['agent_steps'] * 1e6:.1f} us per agent-step; building the agents took "
+          f"{plain['build']:.2f} s; repeats {', '.join(f'{x:.2f}' for x in plain['all'])} s)")
+    bytes_plain = plain_agent_bytes(PlainRelationModel, model, ids[: min(10_000, ids.size)])
+    print(f"    plain-Mesa agent: ~{bytes_plain:,.0f} B of Python heap per agent (tracemalloc, 10k agents)")
+    ksub = kernel_on_subset(model, kernel, snap, ids, k0, msteps)
+    print(f"    same subset through the kernel, flows summed over {msteps} steps (plain / kernel; "
+          f"different random streams, so they agree up to sampling noise):")
+    from model.stages import Flow
+    cells = []
+    for f in Flow:
+        if f == Flow.NEW_ADULT:
+            continue
+        cells.append(f"{f.name.lower()} {int(plain['flows'][:, f].sum())}/{int(ksub['flows'][:, f].sum())}")
+    for i in range(0, len(cells), 5):
+        print("      " + "; ".join(cells[i:i + 5]))
+    st_names = ["none", "visitor", "engaged", "dual", "settled"]
+    print("      living at the end by stage: " + "; ".join(
+        f"{nm} {int(plain['by_home'][:, s].sum())}/{int(ksub['by_home'][:, s].sum())}" for s, nm in enumerate(st_names)))
+    restore(model, snap)
+
+    # 6. cache check in fresh processes
+    cache = None
+    if not a.skip_cache_check:
+        print(f"\n[6] cache check: {a.cache_runs} fresh `python -c` process(es): import model.kernel, "
+              f"advance() twice on a tiny population")
+        cache = cache_check(model, kernel, snap, tiny=2000, runs=a.cache_runs)
+        if "error" in cache:
+            print("    subprocess failed:\n" + cache["error"])
+        else:
+            print(f"    {cache['tiny']} people: first call {cache['first_call_s'] * 1e3:.0f} ms (all runs: "
+                  f"{', '.join(f'{x * 1e3:.0f}' for x in cache['all_first_call_s'])} ms), second call "
+                  f"{cache['second_call_s'] * 1e3:.2f} ms; import model.kernel {cache['import_s']:.2f} s; "
+                  f"process wall {cache['wall_s']:.2f} s")
+            print(f"    dispatcher stats: cache_hits={cache['hits']}, cache_misses={cache['misses']}, "
+                  f"signatures={cache['signatures']}, threading layer {cache['threading_layer']} "
+                  f"({cache['threads']} threads); cache at {cache['cache_path']}")
+    del model, snap
+
+    # 2. full model step
+    print(f"\n[2] full RelationModel.step(): {steps} steps after one warm-up x {a.full_repeats} fresh models, best kept")
+    full = time_full(RelationModel, overrides, steps, a.full_repeats)
+    print(f"    {full['secs']:.3f} s for {full['agent_steps']:,} agent-steps -> {fmt_rate(full['rate'])} "
+          f"(per step min {full['min_step'] * 1e3:.2f} ms, median {full['median_step'] * 1e3:.2f} ms, "
+          f"max {full['max_step'] * 1e3:.1f} ms (fiscal-year close); repeats {', '.join(f'{x:.3f}' for x in full['all'])} s)")
+    kt = kern[threads]
+    over = full["secs"] / full["agent_steps"] - kt["secs"] / kt["agent_steps"]
+    print(f"    outside the kernel: {over * 1e9 * kt['alive'] / 1e6:.2f} ms per step on average "
+          f"({100 * (1 - full['rate'] / kt['rate']):.0f}% of the full step)")
+
+    # 4. ratios and the table
+    r_kernel = kt["rate"] / plain["rate"]
+    r_kernel1 = kern[1]["rate"] / plain["rate"]
+    r_full = full["rate"] / plain["rate"]
+    print(f"\n[4] ratios: kernel ({threads} thr) / plain Mesa = {r_kernel:,.0f}x; kernel (1 thr) / plain Mesa = "
+          f"{r_kernel1:,.0f}x; full step / plain Mesa = {r_full:,.0f}x")
+
+    def row(name, goal, value, ok):
+        return f"| {name:<38} | {goal:<12} | {value:<26} | {'PASS' if ok else 'FAIL':<6} |"
+
+    no_recompile = (cache is not None and "error" not in cache and not cache["any_miss"]
+                    and (cache["hits"] or 0) > 0 and cache["first_call_s"] < TARGET_FIRST_CALL)
+    if cache is None:
+        cache_value = "not run"
+    elif "error" in cache:
+        cache_value = "subprocess failed"
+    else:
+        cache_value = f"{cache['first_call_s'] * 1e3:.0f} ms, hits {cache['hits']} miss {cache['misses']}"
+    lines = [
+        row(f"kernel, {threads} thread(s)", ">= 100 M/s", fmt_rate(kt["rate"]), kt["rate"] >= TARGET_KERNEL),
+        row("kernel, 1 thread (info)", ">= 100 M/s", fmt_rate(kern[1]["rate"]), kern[1]["rate"] >= TARGET_KERNEL),
+        row("full model.step()", ">= 30 M/s", fmt_rate(full["rate"]), full["rate"] >= TARGET_FULL),
+        row(f"kernel / plain Mesa ({fmt_rate(plain['rate'])})", ">= 100x", f"{r_kernel:,.0f}x", r_kernel >= TARGET_RATIO),
+        row("full step / plain Mesa", ">= 100x", f"{r_full:,.0f}x", r_full >= TARGET_RATIO),
+        row("person state per living agent", "<= 64 B",
+            f"{mem['alloc_per_alive']:.1f} B alloc, {mem['itemsizes']} B/slot",
+            mem["alloc_per_alive"] <= TARGET_BYTES and mem["itemsizes"] <= TARGET_BYTES),
+        row("no recompile in a fresh process", "< 1 s, 0 miss", cache_value, no_recompile),
+    ]
+    width = len(lines[0])
+    print("\n" + "-" * width)
+    print(f"| {'target':<38} | {'goal':<12} | {'measured':<26} | {'status':<6} |")
+    print("-" * width)
+    for line in lines:
+        print(line)
+    print("-" * width)
+    try:
+        layer = numba.threading_layer()
+    except ValueError:
+        layer = "?"
+    print(f"agents: kernel/full {kt['alive']:,.0f} living; plain Mesa {ids.size:,}. threads {threads} ({layer}). "
+          f"load average now {', '.join(f'{x:.2f}' for x in os.getloadavg())}. total {time.perf_counter() - t_script:.0f} s")
+    if not ok_args:
+        print("WARNING: kernel_args() no longer matches RelationModel.step(); the kernel numbers may be off.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
