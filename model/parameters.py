@@ -240,9 +240,6 @@ class HazardMultiplier(_Section):
         return self
 
 
-Lever = Annotated[HazardMultiplier, Field(discriminator="kind")]
-
-
 class ScenarioConfig(_Section):
     """A whole scenario: the validated content of a scenario TOML file."""
 
@@ -258,7 +255,7 @@ class ScenarioConfig(_Section):
     population: PopulationSettings = PopulationSettings()
     propensity: PropensitySettings = PropensitySettings()
     demography: DemographySettings = DemographySettings()
-    levers: list[Lever] = Field(default_factory=list)
+    levers: list[HazardMultiplier] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _initial_shares(self) -> "ScenarioConfig":
