@@ -27,7 +27,7 @@ def cohort_per_year(table: RegionTable) -> np.ndarray:
 
 def new_adults_expected(table: RegionTable, settings: DemographySettings, years_elapsed: float,
                         dt: float, people_per_agent: float) -> np.ndarray:
-    """Expected new simulated persons per region in one step (the cohort trend applied yearly)."""
+    """Expected new simulated persons per region in one step (the cohort trend compounds continuously)."""
     if not settings.enabled:
         return np.zeros(table.n)
     scale = (1.0 + settings.new_adult_trend_per_year) ** years_elapsed

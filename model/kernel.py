@@ -24,6 +24,7 @@ F_ENGAGE_REJECTED, F_HOUSING_REJECTED = 14, 15
 N_FLOWS = 16
 N_STAGES = 5
 N_TYPES = 5
+N_CLASSES = 10  # cost/eligibility class: engagement type (0–4) + 5 if side-job capable
 MAX_AGE = 120
 MAX_STEPS_IN_STAGE = 32767
 NCHUNK = 32  # fixed work decomposition: results do not depend on the thread count
@@ -102,19 +103,28 @@ def choose_target(u: float, home: np.int64, birth: np.int64, choice_cum: np.ndar
 
 @njit(cache=True, inline="always")
 def draw_type(u: float, flags: np.uint8, type_weights: np.ndarray, work_mult_capable: float,
-              work_mult_other: float) -> np.int8:
-    """Engagement type (1–4) on entering 関係人口; 就労型 is likelier for side-job/telework-capable people."""
+              work_mult_other: float, bias: np.ndarray) -> np.int8:
+    """Engagement type (1–4) on entering 関係人口; 就労型 is likelier for side-job/telework-capable people.
+
+    `bias` is the target region's per-type weight multiplier (levers such as side-job matching).
+    """
     wm = work_mult_capable if (flags & (FLAG_SIDEJOB | FLAG_TELEWORK)) != 0 else work_mult_other
     total = 0.0
     for k in range(1, N_TYPES):
-        total += type_weights[k] * (wm if k == 3 else 1.0)
+        total += type_weights[k] * bias[k] * (wm if k == 3 else 1.0)
     x = u * total
     acc = 0.0
     for k in range(1, N_TYPES):
-        acc += type_weights[k] * (wm if k == 3 else 1.0)
+        acc += type_weights[k] * bias[k] * (wm if k == 3 else 1.0)
         if x < acc:
             return np.int8(k)
     return np.int8(N_TYPES - 1)
+
+
+@njit(cache=True, inline="always")
+def cost_class(etype: np.int64, flags: np.uint8) -> np.int64:
+    """Class indexing the cost and eligibility tables: type + 5 if side-job capable."""
+    return etype + 5 * np.int64(flags & FLAG_SIDEJOB)
 
 
 @njit(cache=True, inline="always")
@@ -149,12 +159,16 @@ def advance(
     # per-region inputs prepared by the model and the levers
     rate, type_mult, access, cost_engage, cost_lapse, choice_cum, choice_p, yukari_bonus,
     outflow_cum, is_rural, ration, mortality, visit_rate, tie_keep, tie_gain, kappa_engage,
-    kappa_lapse, type_weights, work_mult_capable, work_mult_other, deepen_next,
-    dual_settle_factor, leave_window_steps,
+    kappa_lapse, type_weights, work_mult_capable, work_mult_other, type_bias, settle_pair, deepen_next,
+    dual_settle_factor, leave_window_steps, youth_max_age,
     # outputs (overwritten)
-    by_target, by_home, flows, demand,
+    by_target, by_home, flows, demand, visit_pairs,
 ):
     """Advance people `0..n-1` by one step of length `dt` years; return nothing, fill the outputs.
+
+    Youth outflow applies to rural natives younger than `youth_max_age`.
+    `visit_pairs[c, h, t]` receives the visit-days made this step by people of cost class c
+    (`cost_class`) living in h and related to t: the basis of visit spending and travel subsidies.
 
     Hazards (per year) compete within a step: with total hazard Λ the probability of an event is
     1 − exp(−Λ·dt) and event k is chosen with probability λ_k/Λ. `rate[r, k]` already includes
@@ -167,24 +181,27 @@ def advance(
     loc_home = np.zeros((NCHUNK, n_regions, N_STAGES), dtype=np.int64)
     loc_flows = np.zeros((NCHUNK, n_regions, N_FLOWS), dtype=np.int64)
     loc_demand = np.zeros((NCHUNK, n_regions, 2), dtype=np.int64)
+    loc_pairs = np.zeros((NCHUNK, N_CLASSES, n_regions, n_regions), dtype=np.int32)
     _advance_chunks(
         stage, etype, home, target, origin, birth, flags, age, tie, visit_days, steps_in_stage,
         engage_factor, mobility_factor, n, key, step, dt,
         rate, type_mult, access, cost_engage, cost_lapse, choice_cum, choice_p, yukari_bonus,
         outflow_cum, is_rural, ration, mortality, visit_rate, tie_keep, tie_gain, kappa_engage,
-        kappa_lapse, type_weights, work_mult_capable, work_mult_other, deepen_next,
-        dual_settle_factor, leave_window_steps,
-        loc_target, loc_home, loc_flows, loc_demand,
+        kappa_lapse, type_weights, work_mult_capable, work_mult_other, type_bias, settle_pair, deepen_next,
+        dual_settle_factor, leave_window_steps, youth_max_age,
+        loc_target, loc_home, loc_flows, loc_demand, loc_pairs,
     )
     by_target[:] = 0
     by_home[:] = 0
     flows[:] = 0
     demand[:] = 0
+    visit_pairs[:] = 0
     for c in range(NCHUNK):
         by_target += loc_target[c]
         by_home += loc_home[c]
         flows += loc_flows[c]
         demand += loc_demand[c]
+        visit_pairs += loc_pairs[c]
 
 
 @njit(cache=True, parallel=True)
@@ -193,9 +210,9 @@ def _advance_chunks(
     engage_factor, mobility_factor, n, key, step, dt,
     rate, type_mult, access, cost_engage, cost_lapse, choice_cum, choice_p, yukari_bonus,
     outflow_cum, is_rural, ration, mortality, visit_rate, tie_keep, tie_gain, kappa_engage,
-    kappa_lapse, type_weights, work_mult_capable, work_mult_other, deepen_next,
-    dual_settle_factor, leave_window_steps,
-    loc_target, loc_home, loc_flows, loc_demand,
+    kappa_lapse, type_weights, work_mult_capable, work_mult_other, type_bias, settle_pair, deepen_next,
+    dual_settle_factor, leave_window_steps, youth_max_age,
+    loc_target, loc_home, loc_flows, loc_demand, loc_pairs,
 ):
     """The parallel people loop of `advance`: one prange over NCHUNK chunks, nothing else."""
     k_main = stream_key(key, step, D_MAIN)
@@ -219,6 +236,7 @@ def _advance_chunks(
             k = np.int64(etype[i])
             a = age[i]
             u, v = draw_pair(k_main, i)
+            cls = cost_class(k, flags[i])
 
             # visits this step (stochastic rounding of the expected days) and tie strength
             tie_i = tie[i] * ftie_keep
@@ -228,6 +246,7 @@ def _advance_chunks(
                     tie_i += ftie_gain * np.float32(days)
                     vd = np.int64(visit_days[i]) + days
                     visit_days[i] = min(vd, 65535)
+                    loc_pairs[c, cls, h, t] += days
 
             # competing hazards of the current stage
             mu = mortality[min(np.int64(a), MAX_AGE)]
@@ -236,25 +255,23 @@ def _advance_chunks(
             l2 = 0.0
             l3 = 0.0
             if s == NONE:
-                l0 = rate[h, T_VISIT] * engage_factor[i] * access[h]
-                if is_rural[h] != 0 and birth[i] == h:
+                l0 = rate[h, T_VISIT] * engage_factor[i] * access[cls, h]
+                if is_rural[h] != 0 and birth[i] == h and a < youth_max_age:
                     l1 = rate[h, T_YOUTH_OUTFLOW] * mobility_factor[i]
             elif s == VISITOR:
-                g = flags[i] & FLAG_SIDEJOB
                 l0 = (rate[t, T_ENGAGE] * engage_factor[i] * (1.0 + kappa_engage * tie_i)
-                      * cost_engage[g, h, t])
-                l1 = rate[t, T_LAPSE_VISITOR] * cost_lapse[g, h, t] / (1.0 + kappa_lapse * tie_i)
+                      * cost_engage[cls, h, t])
+                l1 = rate[t, T_LAPSE_VISITOR] * cost_lapse[cls, h, t] / (1.0 + kappa_lapse * tie_i)
             elif s == ENGAGED:
-                g = flags[i] & FLAG_SIDEJOB
                 l0 = rate[t, T_DEEPEN] * engage_factor[i] * type_mult[k, T_DEEPEN]
                 l1 = rate[t, T_DUAL] * mobility_factor[i] * type_mult[k, T_DUAL]
-                l2 = rate[t, T_SETTLE] * mobility_factor[i] * type_mult[k, T_SETTLE]
+                l2 = rate[t, T_SETTLE] * mobility_factor[i] * settle_pair[h, t] * type_mult[k, T_SETTLE]
                 l3 = (rate[t, T_LAPSE_ENGAGED] * type_mult[k, T_LAPSE_ENGAGED]
-                      * cost_lapse[g, h, t] / (1.0 + kappa_lapse * tie_i))
+                      * cost_lapse[cls, h, t] / (1.0 + kappa_lapse * tie_i))
             elif s == DUAL:
-                l0 = (rate[t, T_SETTLE] * mobility_factor[i] * type_mult[k, T_SETTLE]
+                l0 = (rate[t, T_SETTLE] * mobility_factor[i] * settle_pair[h, t] * type_mult[k, T_SETTLE]
                       * dual_settle_factor)
-                l1 = rate[t, T_LAPSE_DUAL] / (1.0 + kappa_lapse * tie_i)
+                l1 = rate[t, T_LAPSE_DUAL] * cost_lapse[cls, h, t] / (1.0 + kappa_lapse * tie_i)
             elif steps_in_stage[i] < leave_window_steps:  # SETTLED, still within the window
                 l0 = rate[h, T_LEAVE]
 
@@ -272,11 +289,10 @@ def _advance_chunks(
                         event = 1
                     elif x < mu + l0 + l1 + l2:
                         event = 2
-                    else:
+                    elif l3 > 0.0:
                         event = 3
-                    # rounding guard: never pick an event whose hazard is zero
-                    while event < 9 and event > 0 and (l0, l1, l2, l3)[event] == 0.0:
-                        event -= 1
+                    else:  # x rounded up to Λ: the last event with a hazard
+                        event = 2 if l2 > 0.0 else 1 if l1 > 0.0 else 0 if l0 > 0.0 else 9
 
             ns = s
             if event == 9:
@@ -286,7 +302,7 @@ def _advance_chunks(
                 if s == NONE:
                     if event == 0:
                         ut, _ = draw_pair(k_target, i)
-                        t = choose_target(ut, h, np.int64(birth[i]), choice_cum, choice_p,
+                        t = choose_target(ut, h, np.int64(birth[i]), choice_cum[cls], choice_p[cls],
                                           yukari_bonus)
                         ns = VISITOR
                         tie_i = np.float32(0.0)
@@ -304,7 +320,7 @@ def _advance_chunks(
                         if ur < ration[t, 0]:
                             ns = ENGAGED
                             k = np.int64(draw_type(uk, flags[i], type_weights, work_mult_capable,
-                                                   work_mult_other))
+                                                   work_mult_other, type_bias[t]))
                             loc_flows[c, t, T_ENGAGE] += 1
                         else:
                             loc_flows[c, t, F_ENGAGE_REJECTED] += 1
@@ -382,8 +398,9 @@ def choose_targets(u, home, birth, choice_cum, choice_p, yukari_bonus):
 
 @njit(cache=True)
 def draw_types(u, flags, type_weights, work_mult_capable, work_mult_other):
-    """Vector form of `draw_type`, used when the initial population is drawn."""
+    """Vector form of `draw_type` (no regional bias), used when the initial population is drawn."""
     out = np.empty(u.shape[0], dtype=np.int8)
+    bias = np.ones(N_TYPES)
     for j in range(u.shape[0]):
-        out[j] = draw_type(u[j], flags[j], type_weights, work_mult_capable, work_mult_other)
+        out[j] = draw_type(u[j], flags[j], type_weights, work_mult_capable, work_mult_other, bias)
     return out

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from model.kpis import KPI_NAMES
+from model.levers.base import PAYERS
 from model.stages import N_FLOWS, N_STAGES, N_TYPES, EngagementType, Flow, Stage
 
 VISIT_DAY_BINS = (0, 1, 3, 6, 12, 24, 60)
@@ -16,22 +18,40 @@ class History:
     """Tallies for steps 0..n_steps: by report region, by home region, flows, visit-day distributions."""
 
     def __init__(self, n_steps: int, n_regions: int, dates: pd.DatetimeIndex, codes: np.ndarray,
-                 people_per_agent: float) -> None:
+                 people_per_agent: float, lever_labels: list[str], lever_kinds: list[str],
+                 payer_shares: np.ndarray) -> None:
         self.by_target = np.zeros((n_steps + 1, n_regions, N_STAGES, N_TYPES), dtype=np.int64)
         self.by_home = np.zeros((n_steps + 1, n_regions, N_STAGES), dtype=np.int64)
         self.flows = np.zeros((n_steps + 1, n_regions, N_FLOWS), dtype=np.int64)
+        self.kpis = np.zeros((n_steps + 1, n_regions, len(KPI_NAMES)))
+        self.spending = np.zeros((n_steps + 1, len(lever_labels), n_regions))
+        self.revenue = np.zeros((n_steps + 1, len(lever_labels), n_regions))
+        self.lever_labels = lever_labels
+        self.lever_kinds = lever_kinds
+        self.payer_shares = payer_shares
         self.visit_day_rows: list[tuple[int, str, str, int]] = []
+        self.continuity_rows: list[tuple[int, int, float]] = []
         self.dates = dates
         self.codes = codes
         self.scale = people_per_agent
         self.last = 0
 
-    def record(self, step: int, by_target: np.ndarray, by_home: np.ndarray, flows: np.ndarray) -> None:
-        """Store the tallies after `step` steps."""
+    def record(self, step: int, by_target: np.ndarray, by_home: np.ndarray, flows: np.ndarray,
+               kpis: np.ndarray, spending: np.ndarray | None = None, revenue: np.ndarray | None = None) -> None:
+        """Store the tallies after `step` steps (spending and revenue in yen, per lever and region)."""
         self.by_target[step] = by_target
         self.by_home[step] = by_home
         self.flows[step] = flows
+        self.kpis[step] = kpis
+        if spending is not None:
+            self.spending[step] = spending
+            self.revenue[step] = revenue
         self.last = step
+
+    def record_continuity(self, fiscal_year: int, counts: np.ndarray) -> None:
+        """例2: people continuously engaged for 12 months or more at a fiscal-year end, by region."""
+        for code, c in zip(self.codes, counts):
+            self.continuity_rows.append((fiscal_year, int(code), float(c) * self.scale))
 
     def record_visit_days(self, fiscal_year: int, stage: np.ndarray, days: np.ndarray) -> None:
         """Distribution of visit-days over the fiscal year that just ended, by stage at its end."""
@@ -94,6 +114,45 @@ class History:
             "adults": adults.ravel() * self.scale,
         })
         return self._finish(df, ["step", "region"], {})
+
+    def kpi_frame(self) -> pd.DataFrame:
+        """Tidy KPIs per step and region: step, date, region, kpi, value."""
+        steps = self._steps()
+        n_k = len(KPI_NAMES)
+        df = pd.DataFrame({
+            "step": np.repeat(steps, len(self.codes) * n_k),
+            "region": np.tile(np.repeat(self.codes, n_k), len(steps)),
+            "kpi": np.tile(list(KPI_NAMES), len(steps) * len(self.codes)),
+            "value": self.kpis[: self.last + 1].ravel(),
+        })
+        return self._finish(df, ["step", "region", "kpi"], {"kpi": list(KPI_NAMES)})
+
+    def continuity_frame(self) -> pd.DataFrame:
+        """例2 per fiscal year and region: fiscal_year, region, people."""
+        return pd.DataFrame(self.continuity_rows, columns=["fiscal_year", "region", "people"])
+
+    def spending_frame(self) -> pd.DataFrame:
+        """Spending by lever, region and payer per step (yen; rows with spending only)."""
+        rows = []
+        cube = self.spending[: self.last + 1]
+        for step, lever, region in zip(*np.nonzero(cube)):
+            yen = cube[step, lever, region]
+            for p, payer in enumerate(PAYERS):
+                share = self.payer_shares[lever, p]
+                if share > 0:
+                    rows.append((step, self.lever_labels[lever], self.lever_kinds[lever], self.codes[region],
+                                 payer, yen * share))
+        df = pd.DataFrame(rows, columns=["step", "lever", "kind", "region", "payer", "yen"])
+        df["step"] = df["step"].astype(np.int64)
+        return self._finish(df, ["step", "lever", "region", "payer"], {"payer": list(PAYERS)})
+
+    def revenue_frame(self) -> pd.DataFrame:
+        """Revenue to regions because of a lever (e.g. ふるさと納税) per step: step, date, lever, region, yen."""
+        cube = self.revenue[: self.last + 1]
+        idx = np.nonzero(cube)
+        df = pd.DataFrame({"step": idx[0].astype(np.int64), "lever": [self.lever_labels[i] for i in idx[1]],
+                           "region": self.codes[idx[2]], "yen": cube[idx]})
+        return self._finish(df, ["step", "lever", "region"], {})
 
     def visit_days_frame(self) -> pd.DataFrame:
         """Visit-days per person-year: fiscal_year, stage, days, people (people in each bin)."""

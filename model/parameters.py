@@ -8,39 +8,19 @@ assumption (docs/ODD.md lists them all with their sources).
 from __future__ import annotations
 
 import copy
-import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from mesa.experimental.scenarios import Scenario
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from model.stages import Transition
+from model.levers.registry import LEVER_SPECS, LeverSpec
+from model.schema import NonNegative, Positive, ScenarioError, Share, check_month
+from model.schema import Section as _Section
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SCENARIO = REPO_ROOT / "scenarios" / "baseline.toml"
-
-Positive = Annotated[float, Field(gt=0)]
-NonNegative = Annotated[float, Field(ge=0)]
-Share = Annotated[float, Field(ge=0, le=1)]
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-
-class ScenarioError(ValueError):
-    """A scenario that cannot be used: names the file, the key and what is allowed."""
-
-    def __init__(self, source: str | Path | None, key: str, message: str) -> None:
-        self.source = str(source) if source is not None else "<scenario>"
-        self.key = key
-        self.message = message
-        where = f"{self.source}: {key}" if key else self.source
-        super().__init__(f"{where}: {message}")
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 class RunSettings(_Section):
     """When and how finely to simulate."""
@@ -55,9 +35,7 @@ class RunSettings(_Section):
     @field_validator("start")
     @classmethod
     def _month(cls, value: str) -> str:
-        if not _MONTH.match(value):
-            raise ValueError(f"must be a month written YYYY-MM (e.g. 2020-04), got {value!r}")
-        return value
+        return check_month(value)
 
     @property
     def n_steps(self) -> int:
@@ -128,6 +106,7 @@ class Rates(_Section):
     lapse_dual: NonNegative = Field(0.15, description="DUAL → ENGAGED (assumption)")
     leave: NonNegative = Field(0.06, description="SETTLED → back to origin, within leave_window_years (assumption)")
     youth_outflow: NonNegative = Field(0.025, description="Rural natives without a relationship → metro, at the age peak (assumption)")
+    youth_outflow_max_age: NonNegative = Field(40.0, description="No youth outflow from this age on (assumption)")
     dual_settle_factor: NonNegative = Field(6.0, description="DUAL → SETTLED hazard relative to ENGAGED → SETTLED (assumption)")
     leave_window_years: NonNegative = Field(5.0, description="Years after settling during which leaving is possible (移住支援金 asks 5)")
 
@@ -182,6 +161,8 @@ class PopulationSettings(_Section):
     income_median_rural: Positive = Field(380.0, description="Median personal income, 万円, rural (assumption)")
     income_sigma: NonNegative = Field(0.5, description="Log-normal σ of income (assumption)")
     children_mean_30_49: NonNegative = Field(1.1, description="Mean children under 18 at ages 30–49 (assumption)")
+    initial_tenure_years_max: NonNegative = Field(
+        5.0, description="Initial time in stage of related people, uniform 0..this (assumption)")
 
 
 class PropensitySettings(_Section):
@@ -210,34 +191,22 @@ class DemographySettings(_Section):
         description="Yearly change of the 18-year-old cohort (births 2002 ≈ 1.15M → 2017 ≈ 0.95M)")
 
 
-RegionSelector = Literal["all", "metro", "rural"] | list[int]
+class AdoptionSettings(_Section):
+    """Municipalities running 関係人口 programmes (the national KPI) and how the practice spreads (横展開)."""
+
+    initial_share: Share = Field(0.66, description="Share at the start (FY2020: 66 %, 内閣官房 survey via agrinews)")
+    base_rate: NonNegative = Field(0.05, description="Yearly adoption hazard without neighbours (assumption)")
+    neighbour_rate: NonNegative = Field(0.2, description="× the travel-time-weighted share adopting elsewhere (assumption)")
+    neighbour_hours: Positive = Field(3.0, description="Neighbour weight e^(−hours/this) (assumption)")
 
 
-class HazardMultiplier(_Section):
-    """A lever that multiplies one transition's hazard in some regions for a period.
+class OutcomeSettings(_Section):
+    """Sizes used to turn the model's state into the seed's KPIs (例1–例4); all assumptions."""
 
-    The general lever slot: the named policy levers (travel subsidy, 移住支援金, CKO, ...) change
-    the same kernel inputs. `regions` selects by JIS code or by kind.
-    """
-
-    kind: Literal["hazard_multiplier"] = "hazard_multiplier"
-    name: str = Field("", description="Label in outputs")
-    transition: Literal[tuple(t.name.lower() for t in Transition)]  # type: ignore[valid-type]
-    regions: RegionSelector = Field("all", description="'all', 'metro', 'rural' or a list of JIS codes")
-    start: str = Field("2020-04", description="First month in force, YYYY-MM")
-    end: str = Field("2099-12", description="Last month in force, YYYY-MM")
-    factor: NonNegative = Field(1.0, description="Hazard multiplier while in force")
-
-    @field_validator("start", "end")
-    @classmethod
-    def _month(cls, value: str) -> str:
-        return RunSettings._month(value)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "HazardMultiplier":
-        if self.end < self.start:
-            raise ValueError(f"end ({self.end}) is before start ({self.start})")
-        return self
+    workers_per_hosting_sme: Positive = Field(2.0, description="就労型 people per SME hosting side-job workers (例1)")
+    spend_per_visit_day_yen: NonNegative = Field(10_000, description="Spending in the region per visit-day (例4)")
+    pride_gain: NonNegative = Field(0.15, description="Pride rises with outsiders' visit-days per resident-year (例3)")
+    pride_decay: NonNegative = Field(0.2, description="Pride relaxes toward 0 at this yearly rate (例3)")
 
 
 class ScenarioConfig(_Section):
@@ -255,7 +224,9 @@ class ScenarioConfig(_Section):
     population: PopulationSettings = PopulationSettings()
     propensity: PropensitySettings = PropensitySettings()
     demography: DemographySettings = DemographySettings()
-    levers: list[HazardMultiplier] = Field(default_factory=list)
+    adoption: AdoptionSettings = AdoptionSettings()
+    outcomes: OutcomeSettings = OutcomeSettings()
+    levers: list[LeverSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _initial_shares(self) -> "ScenarioConfig":
@@ -349,19 +320,21 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
         ann = field.annotation
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             model = ann
-        elif part == "levers":
-            model = HazardMultiplier
         else:
             return None
     return model
 
 
 def _explain(error: dict[str, Any]) -> tuple[str, str]:
-    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p == "hazard_multiplier"))
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p in LEVER_SPECS))
     key = ".".join(str(p) for p in loc)
     msg = error["msg"]
-    if error["type"] == "extra_forbidden":
-        holder = _model_at(loc)
+    if error["type"] in ("union_tag_not_found", "union_tag_invalid"):
+        msg = f"each lever needs kind = one of {', '.join(LEVER_SPECS)}"
+    elif error["type"] == "extra_forbidden":
+        raw = error["loc"]
+        lever_kind = raw[2] if len(raw) > 3 and raw[0] == "levers" else None
+        holder = LEVER_SPECS.get(lever_kind) if lever_kind else _model_at(loc)
         msg = "unknown key" + (f"; allowed here: {_allowed(holder)}" if holder else "")
     elif error["type"] == "missing":
         msg = "required key is missing"

@@ -12,7 +12,7 @@ import numpy as np
 
 from model import kernel
 from model.parameters import ScenarioConfig
-from model.regions import Gravity, RegionTable, Travel
+from model.regions import Gravity, RegionTable, Travel, cumulative
 from model.stages import EngagementType, Stage
 
 # decision codes of the Python-side draws (kernel decisions use 0..4)
@@ -203,10 +203,8 @@ def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity:
     # ゆかり: some metro residents were born in a rural region (nearer and larger ones likelier)
     p = cfg.population
     birth = home.copy()
-    rural_mass = table.adults * ~table.is_metro
-    born_w = rural_mass[None, :] * np.exp(-cfg.choice.outflow_time_decay_per_hour * travel.hours)
-    born_cum = np.cumsum(born_w / born_w.sum(axis=1, keepdims=True), axis=1)
-    born_cum[:, -1] = 1.0
+    rural_mass = table.adults ** cfg.choice.outflow_population_exponent * ~table.is_metro
+    born_cum = cumulative(rural_mass[None, :] * np.exp(-cfg.choice.outflow_time_decay_per_hour * travel.hours))
     bu = kernel.uniforms(draws.key, np.int64(0), np.int64(D_BIRTH), ids)
     moved = table.is_metro[home] & (bu[:, 0] < p.born_rural_share_metro)
     rows = born_cum[home[moved]]
@@ -232,7 +230,7 @@ def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity:
     related = stage != Stage.NONE
     target = np.full(total, -1, dtype=np.int16)
     target[related] = kernel.choose_targets(draws.u(0, D_TARGET, ids[related]), home[related], birth[related],
-                                            gravity.choice_cum, gravity.choice_p, cfg.choice.yukari_bonus)
+                                            gravity.choice_cum[0], gravity.choice_p[0], cfg.choice.yukari_bonus)
     etype = np.zeros(total, dtype=np.int8)
     typed = (stage == Stage.ENGAGED) | (stage == Stage.DUAL)
     t = cfg.types
@@ -240,7 +238,8 @@ def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity:
                                      np.array((0.0, *t.weights)), t.work_mult_capable, t.work_mult_other)
     decay = np.log(2.0) / cfg.ties.half_life_years
     tie = (visit_rate_table(cfg)[stage, etype] * cfg.ties.gain_per_visit_day / decay).astype(np.float32)
-    tenure = np.floor(draws.u(0, D_TENURE, ids) * 5 * cfg.run.steps_per_year).astype(np.int16)
+    tenure = np.floor(draws.u(0, D_TENURE, ids) * p.initial_tenure_years_max * cfg.run.steps_per_year)
+    tenure = np.minimum(tenure, kernel.MAX_STEPS_IN_STAGE).astype(np.int16)
 
     people = People(capacity=int(total * 1.3) + 1024)
     people.append({

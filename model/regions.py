@@ -35,6 +35,7 @@ class RegionTable:
     bands: list[tuple[int, int]]  # inclusive age bands, e.g. (18, 19), (80, 99)
     population: np.ndarray    # (R, B) adults by band at the start
     vacant_houses: np.ndarray | None
+    municipalities: np.ndarray  # 市町村 per region (1 each if the table has no such column)
 
     @property
     def n(self) -> int:
@@ -98,6 +99,12 @@ def read_region_table(path: Path) -> RegionTable:
         vacant = pd.to_numeric(df["vacant_houses"], errors="coerce").to_numpy(dtype=float)
         if np.isnan(vacant).any() or (vacant < 0).any():
             raise ScenarioError(path, "vacant_houses", "must be a count ≥ 0 on every row")
+    municipalities = np.ones(len(df), dtype=np.int64)
+    if "municipalities" in df.columns:
+        values = pd.to_numeric(df["municipalities"], errors="coerce")
+        if values.isna().any() or (values < 1).any():
+            raise ScenarioError(path, "municipalities", "must be a whole number ≥ 1 on every row")
+        municipalities = values.to_numpy(dtype=np.int64)
     return RegionTable(
         codes=df["code"].to_numpy(dtype=np.int64),
         names_ja=df["name_ja"].astype(str).tolist(),
@@ -108,6 +115,7 @@ def read_region_table(path: Path) -> RegionTable:
         bands=[(lo, hi) for lo, hi, _ in bands],
         population=df[[c for *_, c in bands]].to_numpy(dtype=float),
         vacant_houses=vacant,
+        municipalities=municipalities,
     )
 
 
@@ -142,7 +150,7 @@ class Travel:
         return cls(distance_km=d, hours=hours, cost_yen=cost)
 
 
-def _cumulative(weights: np.ndarray) -> np.ndarray:
+def cumulative(weights: np.ndarray) -> np.ndarray:
     """Row-normalised cumulative weights; exactly 1.0 from each row's last positive entry on."""
     total = weights.sum(axis=1, keepdims=True)
     p = np.divide(weights, total, out=np.zeros_like(weights), where=total > 0)
@@ -156,34 +164,42 @@ def _cumulative(weights: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Gravity:
-    """Gravity tables for choosing a target region (関係先の選択) and youth outflow destinations."""
+    """Gravity tables for choosing a target region (関係先の選択), one set per cost class.
 
-    weights: np.ndarray      # W[h, t], zero on the diagonal
-    choice_p: np.ndarray     # W[h, t] / Σ_t W[h, t]
-    choice_cum: np.ndarray
-    access: np.ndarray       # visit hazard factor of each home region
-    outflow_cum: np.ndarray  # destination of rural youth, metro regions only
+    W[c, h, t] = attr_t · adults_t^α · exp(−β_time·hours_ht − β_cost·cost_ht·share[c, h, t]/¥10k), t ≠ h,
+    where share is the part of the round trip the traveller pays (1 without levers).
+    """
+
+    choice_p: np.ndarray     # (classes, R, R) W / Σ_t W
+    choice_cum: np.ndarray   # (classes, R, R) cumulative rows
+    access: np.ndarray       # (classes, R) visit hazard factor of each home region
+    reach_ref: float         # mean reach without levers: access is relative to it
+    outflow_cum: np.ndarray  # (R, R) destination of rural youth, metro regions only
 
     @classmethod
-    def build(cls, table: RegionTable, travel: Travel, regions: RegionSettings,
-              choice: ChoiceSettings, attractiveness: np.ndarray | None = None) -> "Gravity":
-        """W_ht = attr_t · adults_t^α · exp(−β_time·hours_ht − β_cost·cost_ht/¥10k), t ≠ h."""
+    def build(cls, table: RegionTable, travel: Travel, regions: RegionSettings, choice: ChoiceSettings,
+              cost_share: np.ndarray, attractiveness: np.ndarray | None = None,
+              reach_ref: float | None = None) -> "Gravity":
+        """Tables for each class of `cost_share` (classes, R, R)."""
         attr = np.where(table.is_metro, regions.attractiveness_metro, regions.attractiveness_rural)
         if attractiveness is not None:
             attr = attr * attractiveness
         mass = attr * table.adults ** choice.population_exponent
-        w = mass[None, :] * np.exp(-choice.time_decay_per_hour * travel.hours
-                                   - choice.cost_decay_per_10k_yen * travel.cost_yen / 1e4)
-        np.fill_diagonal(w, 0.0)
-        reach = w.sum(axis=1)
-        access = (reach / reach.mean()) ** choice.access_exponent
-        p = w / reach[:, None]
+        cost = travel.cost_yen[None, :, :] * cost_share
+        w = mass[None, None, :] * np.exp(-choice.time_decay_per_hour * travel.hours[None, :, :]
+                                         - choice.cost_decay_per_10k_yen * cost / 1e4)
+        idx = np.arange(table.n)
+        w[:, idx, idx] = 0.0
+        reach = w.sum(axis=2)
+        ref = float(reach[0].mean()) if reach_ref is None else reach_ref
         out = (table.adults ** choice.outflow_population_exponent)[None, :] * np.exp(
             -choice.outflow_time_decay_per_hour * travel.hours)
         out = out * table.is_metro[None, :]
         np.fill_diagonal(out, 0.0)
-        return cls(weights=w, choice_p=p, choice_cum=_cumulative(w), access=access,
-                   outflow_cum=_cumulative(out))
+        return cls(choice_p=w / reach[:, :, None],
+                   choice_cum=np.stack([cumulative(wc) for wc in w]),
+                   access=(reach / ref) ** choice.access_exponent, reach_ref=ref,
+                   outflow_cum=cumulative(out))
 
 
 class Region(mesa.Agent):

@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 
 from model import kernel
+from model.adoption import MunicipalAdoption
 from model.demography import mortality_table, new_adults_expected
-from model.levers import LeverSet
+from model.kpis import Outcomes, continuously_engaged, initial_contact
+from model.levers import KernelInputs, LeverContext, LeverSet, StepRecord
 from model.outputs import History
 from model.parameters import KankeiScenario, ScenarioConfig, load_scenario, with_overrides
 from model.person import Person
@@ -60,22 +62,32 @@ class RelationModel(mesa.Model):
 
         self.table: RegionTable = read_region_table(scenario.data_path())
         self.travel = Travel.from_rule(self.table, cfg.travel)
-        self.gravity = Gravity.build(self.table, self.travel, cfg.regions, cfg.choice)
+        R = self.table.n
+        neutral = KernelInputs.neutral(R)
+        self.gravity = Gravity.build(self.table, self.travel, cfg.regions, cfg.choice, neutral.cost_share)
         self.levers = LeverSet(cfg, self.table, scenario.source)
+        self.adoption = MunicipalAdoption(self.table, self.travel, cfg.adoption)
         self.regions = [Region(self, r, self.table) for r in range(self.table.n)]
         self.dates = step_dates(cfg.run.start, self.n_steps, cfg.run.steps_per_year)
 
         self.people, self._engage_norm = synthesise(cfg, self.table, self.travel, self.gravity, self.draws)
         self._prepare_inputs()
-        R = self.table.n
+        self._fold(neutral)
+        self._inputs_key: tuple = ((), b"")
         self.counts_by_target = np.zeros((R, N_STAGES, N_TYPES), dtype=np.int64)
         self.counts_by_home = np.zeros((R, N_STAGES), dtype=np.int64)
         self.last_flows = np.zeros((R, N_FLOWS), dtype=np.int64)
         self._demand = np.zeros((R, 2), dtype=np.int64)
+        self.visit_pairs = np.zeros((kernel.N_CLASSES, R, R), dtype=np.int32)
         p = self.people
         kernel.tally(p.stage, p.etype, p.home, p.target, p.n, self.counts_by_target, self.counts_by_home)
-        self.history = History(self.n_steps, R, self.dates, self.table.codes, self.people_per_agent)
-        self.history.record(0, self.counts_by_target, self.counts_by_home, self.last_flows)
+        self.outcomes = Outcomes(cfg.outcomes, self.table.adults, self.people_per_agent,
+                                 initial_contact(self.counts_by_target, self._visit_rate, self.table.adults,
+                                                 self.people_per_agent))
+        self.history = History(self.n_steps, R, self.dates, self.table.codes, self.people_per_agent,
+                               self.levers.labels(), self.levers.kinds(), self.levers.payer_matrix())
+        self.history.record(0, self.counts_by_target, self.counts_by_home, self.last_flows,
+                            self.outcomes.step(self.counts_by_target, self.visit_pairs, self.adoption.adopting, 0.0))
         self.datacollector = mesa.DataCollector(model_reporters={
             **{s.name.lower(): (lambda m, s=s: m.national(s)) for s in Stage if s != Stage.DEAD},
             "settlers": lambda m: float(m.last_flows[:, Flow.SETTLE].sum()) * m.people_per_agent,
@@ -99,25 +111,38 @@ class RelationModel(mesa.Model):
         self._deepen_next = np.array([0, EngagementType.PARTICIPATION, EngagementType.DIRECT_CONTRIBUTION,
                                       EngagementType.DIRECT_CONTRIBUTION, EngagementType.DIRECT_CONTRIBUTION],
                                      dtype=np.int8)
-        cost = self.travel.cost_yen / 1e4
-        ce = np.exp(-cfg.choice.engage_cost_per_10k_yen * cost).astype(np.float32)
-        cl = np.exp(cfg.choice.lapse_cost_per_10k_yen * cost).astype(np.float32)
-        self._cost_engage = np.ascontiguousarray(np.stack([ce, ce]))
-        self._cost_lapse = np.ascontiguousarray(np.stack([cl, cl]))
         self._mortality = mortality_table(cfg.demography)
         self._visit_rate = visit_rate_table(cfg)
         self._type_weights = np.array((0.0, *cfg.types.weights))
         self._tie_keep = float(np.exp(-np.log(2.0) / cfg.ties.half_life_years * self.dt))
         self._leave_window = int(round(cfg.rates.leave_window_years * cfg.run.steps_per_year))
-        ppa = self.people_per_agent
         adults = self.table.adults
-        self._cap_engage = cfg.capacity.kakawarishiro_per_1000_adults_month * adults / 1000 * 12 * self.dt / ppa
+        self._kakawarishiro_month = cfg.capacity.kakawarishiro_per_1000_adults_month * adults / 1000
         if self.table.vacant_houses is not None:
-            housing = self.table.vacant_houses * cfg.capacity.housing_share_of_vacant_per_year
+            self._housing_year = self.table.vacant_houses * cfg.capacity.housing_share_of_vacant_per_year
         else:
-            housing = cfg.capacity.housing_per_1000_adults_year * adults / 1000
-        self._cap_housing = housing * self.dt / ppa
+            self._housing_year = cfg.capacity.housing_per_1000_adults_year * adults / 1000
         self._is_rural = (~self.table.is_metro).astype(np.uint8)
+        days = np.zeros(kernel.N_CLASSES)
+        for k in range(N_TYPES):
+            days[k] = days[k + 5] = self._visit_rate[Stage.ENGAGED if k else Stage.VISITOR, k]
+        self._class_visit_days = days
+
+    def _fold(self, inputs: KernelInputs) -> None:
+        """Turn the levers' inputs into the arrays the kernel reads (only when they change)."""
+        cfg = self.config
+        self._inputs = inputs
+        g = Gravity.build(self.table, self.travel, cfg.regions, cfg.choice, inputs.cost_share,
+                          inputs.attractiveness, reach_ref=self.gravity.reach_ref)
+        self._choice_cum, self._choice_p, self._access = g.choice_cum, g.choice_p, g.access
+        cost = self.travel.cost_yen[None, :, :] * inputs.cost_share / 1e4
+        self._cost_engage = np.exp(-cfg.choice.engage_cost_per_10k_yen * cost).astype(np.float32)
+        self._cost_lapse = np.exp(cfg.choice.lapse_cost_per_10k_yen * cost).astype(np.float32)
+        self._rate = self._base_rate[None, :] * inputs.rate_mult
+        steps_per_month = 12 * self.dt / self.people_per_agent
+        self._cap_engage = (self._kakawarishiro_month * inputs.engage_capacity_mult
+                            + inputs.engage_capacity_add) * steps_per_month
+        self._cap_housing = (self._housing_year + inputs.housing_add) * self.dt / self.people_per_agent
 
     def _ration(self) -> np.ndarray:
         """Acceptance probability per region for engaging and moving, from last step's demand."""
@@ -128,46 +153,75 @@ class RelationModel(mesa.Model):
 
     # --- stepping ---------------------------------------------------------------------------------
     def step(self) -> None:
-        """Advance one step (a month by default): fiscal-year bookkeeping, kernel, new adults, tallies."""
+        """Advance one step (a month by default): levers, kernel, spending, adoption, new adults, KPIs."""
         k = self.steps - 1  # Mesa has already counted this step
         if k >= self.n_steps:
             self.running = False
             return
         date = self.dates[k]
-        if k > 0 and fiscal_year(date) != fiscal_year(self.dates[k - 1]):
-            self._close_fiscal_year(fiscal_year(self.dates[k - 1]))
-        rate = self._base_rate[None, :] * self.levers.hazard_multipliers(date.strftime("%Y-%m"))
+        month = date.strftime("%Y-%m")
+        ctx = self._context(month, fiscal_year(date))
+        key = self.levers.signature(month, self.adoption.reach)
+        if key != self._inputs_key:
+            self._fold(self.levers.inputs(ctx))
+            self._inputs_key = key
         p = self.people
         cfg = self.config
         kernel.advance(
             p.stage, p.etype, p.home, p.target, p.origin, p.birth, p.flags, p.age, p.tie, p.visit_days,
             p.steps_in_stage, p.engage_factor, p.mobility_factor, p.n,
             self.key, np.int64(k), self.dt,
-            rate, self._type_mult, self.gravity.access, self._cost_engage, self._cost_lapse,
-            self.gravity.choice_cum, self.gravity.choice_p, cfg.choice.yukari_bonus,
+            self._rate, self._type_mult, self._access, self._cost_engage, self._cost_lapse,
+            self._choice_cum, self._choice_p, cfg.choice.yukari_bonus,
             self.gravity.outflow_cum, self._is_rural, self._ration(), self._mortality, self._visit_rate,
             self._tie_keep, cfg.ties.gain_per_visit_day, cfg.ties.kappa_engage, cfg.ties.kappa_lapse,
-            self._type_weights, cfg.types.work_mult_capable, cfg.types.work_mult_other, self._deepen_next,
-            cfg.rates.dual_settle_factor, self._leave_window,
-            self.counts_by_target, self.counts_by_home, self.last_flows, self._demand,
+            self._type_weights, cfg.types.work_mult_capable, cfg.types.work_mult_other,
+            self._inputs.type_bias, self._inputs.settle_pair, self._deepen_next,
+            cfg.rates.dual_settle_factor, self._leave_window, cfg.rates.youth_outflow_max_age,
+            self.counts_by_target, self.counts_by_home, self.last_flows, self._demand, self.visit_pairs,
         )
+        spending, revenue = self.levers.account(ctx, self._step_record(month))
+        self.adoption.step(self.draws, k + 1, self.dt, self._inputs.adoption_rate_add)
         years = (self.dates[k + 1] - self.dates[0]).days / 365.2425
         expected = new_adults_expected(self.table, cfg.demography, years, self.dt, self.people_per_agent)
         born = add_new_adults(self.people, cfg, self.table, self.draws, k + 1, expected, self._engage_norm)
         self.counts_by_target[:, Stage.NONE, EngagementType.NONE] += born
         self.counts_by_home[:, Stage.NONE] += born
         self.last_flows[:, Flow.NEW_ADULT] = born
-        self.history.record(k + 1, self.counts_by_target, self.counts_by_home, self.last_flows)
+        kpis = self.outcomes.step(self.counts_by_target, self.visit_pairs, self.adoption.adopting, self.dt)
+        self.history.record(k + 1, self.counts_by_target, self.counts_by_home, self.last_flows, kpis,
+                            spending, revenue)
+        if fiscal_year(self.dates[k + 1]) != fiscal_year(date):
+            self._close_fiscal_year(fiscal_year(date))
         self.datacollector.collect(self)
         if k + 1 >= self.n_steps:
             self.running = False
 
+    def _context(self, month: str, fy: int) -> LeverContext:
+        return LeverContext(table=self.table, travel=self.travel, dt=self.dt, month=month, fiscal_year=fy,
+                            reach=self.adoption.reach, visit_days_per_year=self._class_visit_days)
+
+    def _step_record(self, month: str) -> StepRecord:
+        """This step's visit-days, flows and (when a lever needs them) settlers."""
+        record = StepRecord(visit_pairs=self.visit_pairs, flows=self.last_flows,
+                            people_per_agent=self.people_per_agent)
+        if self.levers.needs_settlers(month):
+            p = self.people
+            new = np.flatnonzero((p.stage[: p.n] == Stage.SETTLED) & (p.steps_in_stage[: p.n] == 0))
+            record.settler_origin = p.origin[new].astype(np.int64)
+            record.settler_region = p.home[new].astype(np.int64)
+            record.settler_children = p.children[new].astype(np.int64)
+        return record
+
     def _close_fiscal_year(self, year: int) -> None:
-        """Record the year's visit-day distribution, reset the counters, refresh age-dependent factors."""
+        """Record the year's visit-day distribution and 例2, reset the counters, refresh age-dependent factors."""
         p = self.people
-        living = p.stage[: p.n] != Stage.DEAD
-        self.history.record_visit_days(year, p.stage[: p.n][living], p.visit_days[: p.n][living])
-        p.visit_days[: p.n] = 0
+        n = p.n
+        living = p.stage[:n] != Stage.DEAD
+        self.history.record_visit_days(year, p.stage[:n][living], p.visit_days[:n][living])
+        self.history.record_continuity(year, continuously_engaged(
+            p.stage[:n], p.target[:n], p.steps_in_stage[:n], self.config.run.steps_per_year, self.table.n))
+        p.visit_days[:n] = 0
         refresh_factors(p, self.config, self.table, self._engage_norm)
 
     def run(self) -> "RelationModel":
@@ -194,7 +248,7 @@ class RelationModel(mesa.Model):
         """Tidy people by stage and type per step: step, date, region, stage, type, people.
 
         `by="target"` counts VISITOR/ENGAGED/DUAL people in the region they relate to and everyone
-        else where they live; `by="home"` counts everyone where they live (type omitted).
+        else where they live; `by="home"` counts everyone where they live (type is always NONE).
         """
         return self.history.stages_frame(by)
 
@@ -209,6 +263,30 @@ class RelationModel(mesa.Model):
     def visit_days(self) -> pd.DataFrame:
         """Distribution of visit-days per person-year, per fiscal year completed, by stage."""
         return self.history.visit_days_frame()
+
+    def kpis(self) -> pd.DataFrame:
+        """The seed's KPIs per step and region (例1, 例3, 例4, adopting municipalities)."""
+        return self.history.kpi_frame()
+
+    def continuously_engaged(self) -> pd.DataFrame:
+        """例2: people ENGAGED or DUAL for 12 months or more, per fiscal-year end and region."""
+        return self.history.continuity_frame()
+
+    def spending(self) -> pd.DataFrame:
+        """Spending per lever, region and payer (国 / 都道府県 / 市町村) per step, in yen."""
+        return self.history.spending_frame()
+
+    def revenue(self) -> pd.DataFrame:
+        """Revenue to regions caused by levers (ふるさと納税) per step, in yen."""
+        return self.history.revenue_frame()
+
+    def municipalities_by_fiscal_year(self) -> pd.DataFrame:
+        """National count of municipalities running 関係人口 programmes at each fiscal-year end (the KPI)."""
+        adopting = self.history.kpis[: self.history.last + 1, :, 0].sum(axis=1)
+        dates = self.dates[: self.history.last + 1]
+        frame = pd.DataFrame({"date": dates, "municipalities": adopting})
+        frame["fiscal_year"] = [fiscal_year(d - pd.Timedelta(days=1)) for d in dates]
+        return frame.iloc[1:].groupby("fiscal_year", as_index=False).last()[["fiscal_year", "municipalities"]]
 
     def regions_frame(self) -> pd.DataFrame:
         """The regions: code, names, kind, coordinates and adults at the start."""

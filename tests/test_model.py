@@ -102,7 +102,7 @@ def test_outputs_are_tidy_and_consistent(small_run):
     assert set(flows["flow"].cat.categories) >= {"VISIT", "SETTLE", "DEATH", "NEW_ADULT"}
     assert flows["step"].min() == 1
     vd = small_run.visit_days()
-    assert set(vd["fiscal_year"]) == {2020}
+    assert set(vd["fiscal_year"]) == {2020, 2021}, "every fiscal year, the last one included"
     engaged = vd[vd["stage"] == "ENGAGED"]
     assert engaged["people"].sum() > 0
     assert engaged[engaged["days"] != "0"]["people"].sum() > engaged[engaged["days"] == "0"]["people"].sum()

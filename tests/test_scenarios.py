@@ -48,9 +48,16 @@ def test_overrides_by_dotted_name_and_parsed_values():
     ("[rates]\nvisit = -0.1\n", "rates.visit", "greater than or equal to 0"),
     ("[run]\nsteps_per_year = \"monthly\"\n", "run.steps_per_year", "valid integer"),
     ("[population]\nvisitor_share = 0.5\nengaged_share_metro = 0.6\n", "", "exceeds 1"),
-    ("[[levers]]\ntransition = \"teleport\"\n", "levers.0.transition", "visit"),
-    ("[[levers]]\ntransition = \"engage\"\nstart = \"2025-04\"\nend = \"2021-03\"\n", "levers.0", "before start"),
-    ("[[levers]]\ntransition = \"engage\"\nfactor = -1\n", "levers.0.factor", "greater than or equal to 0"),
+    ("[[levers]]\nkind = \"hazard_multiplier\"\ntransition = \"teleport\"\n", "levers.0.transition", "visit"),
+    ("[[levers]]\nkind = \"cko\"\nstart = \"2025-04\"\nend = \"2021-03\"\n", "levers.0", "before start"),
+    ("[[levers]]\nkind = \"hazard_multiplier\"\ntransition = \"engage\"\nfactor = -1\n", "levers.0.factor",
+     "greater than or equal to 0"),
+    ("[[levers]]\ntransition = \"engage\"\n", "levers.0", "each lever needs kind = one of travel_subsidy"),
+    ("[[levers]]\nkind = \"teleporter\"\n", "levers.0", "each lever needs kind"),
+    ("[[levers]]\nkind = \"cko\"\nquality = 1.5\n", "levers.0.quality", "less than or equal to 1"),
+    ("[[levers]]\nkind = \"intermediary\"\ncount = -2\n", "levers.0.count", "greater than or equal to 0"),
+    ("[[levers]]\nkind = \"cko\"\nqualty = 0.5\n", "levers.0.qualty", "unknown key; allowed here: kind, name"),
+    ("[[levers]]\nkind = \"relocation_grant\"\npayer_national = 0.9\n", "levers.0", "sum to 1"),
 ])
 def test_bad_scenarios_are_refused_naming_file_and_key(tmp_path, text, key, fragment):
     path = write(tmp_path, text)
@@ -83,7 +90,8 @@ def test_bad_overrides_are_refused():
 
 def test_unknown_lever_region_is_refused():
     sc = load_scenario(BASELINE, overrides={"run.people_per_agent": 5000,
-                                            "levers": [{"transition": "engage", "regions": [13, 99]}]})
+                                            "levers": [{"kind": "hazard_multiplier", "transition": "engage",
+                                                        "regions": [13, 99]}]})
     with pytest.raises(ScenarioError) as err:
         RelationModel(scenario=sc, rng=1)
     assert err.value.key == "levers.0.regions" and "99" in err.value.message

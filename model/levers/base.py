@@ -1,0 +1,144 @@
+"""What every policy lever (政策レバー) shares: where, when, budget, payers, and the inputs it may change.
+
+A lever never edits the kernel. Each step it may change `KernelInputs` (hazard multipliers,
+the share of travel cost people pay, attractiveness, capacities, type weights, origin-specific settling multipliers)
+and it claims spending in yen per region from what happened in the step (`StepRecord`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from model.kernel import N_CLASSES
+from model.schema import NonNegative, RegionSelector, Section, Share, check_month
+from model.stages import N_TRANSITIONS, N_TYPES
+
+if TYPE_CHECKING:
+    from model.regions import RegionTable, Travel
+
+PAYERS = ("national", "prefecture", "municipality")
+Masks = dict[str, np.ndarray]  # selector field name → boolean mask over regions
+
+
+@dataclass
+class KernelInputs:
+    """Per-region inputs the kernel reads, before the model folds them in (1 / 0 = no change)."""
+
+    rate_mult: np.ndarray          # (R, transitions) hazard multipliers
+    attractiveness: np.ndarray     # (R,) gravity attractiveness multipliers of target regions
+    cost_share: np.ndarray         # (classes, R, R) share of the round-trip cost the traveller pays
+    settle_pair: np.ndarray        # (R home, R target) multiplier of the SETTLE hazard (origin-specific grants)
+    type_bias: np.ndarray          # (R, types) weights of engagement types on entry
+    engage_capacity_add: np.ndarray  # (R,) extra 関わりしろ, people per month
+    engage_capacity_mult: np.ndarray  # (R,) multiplier of 関わりしろ
+    housing_add: np.ndarray        # (R,) extra housing units per year
+    cko_quality: np.ndarray        # (R,) CKO quality 0–1 (read by intermediaries)
+    adoption_rate_add: np.ndarray  # (R,) extra yearly adoption hazard for municipalities (横展開)
+
+    @classmethod
+    def neutral(cls, n_regions: int) -> "KernelInputs":
+        """Inputs with no lever acting."""
+        return cls(
+            rate_mult=np.ones((n_regions, N_TRANSITIONS)),
+            attractiveness=np.ones(n_regions),
+            cost_share=np.ones((N_CLASSES, n_regions, n_regions)),
+            settle_pair=np.ones((n_regions, n_regions)),
+            type_bias=np.ones((n_regions, N_TYPES)),
+            engage_capacity_add=np.zeros(n_regions),
+            engage_capacity_mult=np.ones(n_regions),
+            housing_add=np.zeros(n_regions),
+            cko_quality=np.zeros(n_regions),
+            adoption_rate_add=np.zeros(n_regions),
+        )
+
+
+@dataclass
+class LeverContext:
+    """What a lever may read when it acts: the regions, travel, the step and local adoption."""
+
+    table: "RegionTable"
+    travel: "Travel"
+    dt: float
+    month: str                     # YYYY-MM of the step
+    fiscal_year: int
+    reach: np.ndarray              # (R,) share of municipalities running 関係人口 programmes
+    visit_days_per_year: np.ndarray  # (classes,) expected visit-days a year of an ENGAGED person
+
+
+@dataclass
+class StepRecord:
+    """What happened in one step, for spending claims."""
+
+    visit_pairs: np.ndarray        # (classes, R home, R target) visit-days made this step
+    flows: np.ndarray              # (R, flows) counts of simulated persons
+    people_per_agent: float
+    settler_origin: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    settler_region: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    settler_children: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+class Lever(Section):
+    """Common fields: name, where (regions), when (start–end month), budget cap, payer split."""
+
+    kind: str
+    name: str = Field("", description="Label in outputs; defaults to the kind and its position")
+    regions: RegionSelector = Field("rural", description="Where it acts: 'all', 'metro', 'rural' or JIS codes")
+    start: str = Field("2020-04", description="First month in force, YYYY-MM")
+    end: str = Field("2099-12", description="Last month in force, YYYY-MM")
+    budget_yen: NonNegative | None = Field(None, description="Total budget; it stops paying (and acting) once spent")
+    payer_national: Share = Field(1.0, description="Share of spending paid by the national government (国)")
+    payer_prefecture: Share = Field(0.0, description="Share paid by prefectures (都道府県)")
+    payer_municipality: Share = Field(0.0, description="Share paid by municipalities (市町村)")
+    scale_by_adoption: bool = Field(
+        False, description="Scale the effect by the share of the region's municipalities running 関係人口 programmes")
+
+    selectors: ClassVar[tuple[str, ...]] = ("regions",)  # fields naming regions, resolved to masks
+    needs_settlers: ClassVar[bool] = False
+    priority: ClassVar[int] = 50   # lower acts first (CKO before intermediaries)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        return check_month(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Lever":
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        total = self.payer_national + self.payer_prefecture + self.payer_municipality
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"payer shares must sum to 1 (national + prefecture + municipality = {total:g})")
+        return self
+
+    def payer_shares(self) -> dict[str, float]:
+        """Share of each payer (国 / 都道府県 / 市町村)."""
+        return {"national": self.payer_national, "prefecture": self.payer_prefecture,
+                "municipality": self.payer_municipality}
+
+    def active(self, month: str) -> bool:
+        """In force in `month` (YYYY-MM)?"""
+        return self.start <= month <= self.end
+
+    def strength(self, mask: np.ndarray, ctx: LeverContext) -> np.ndarray:
+        """(R,) how fully the lever reaches each region: 0 outside, the adoption share or 1 inside."""
+        return mask * (ctx.reach if self.scale_by_adoption else 1.0)
+
+    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
+        """Change the kernel inputs while in force (default: nothing)."""
+
+    def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
+        """(R,) yen the lever would pay for this step, by region (default: nothing)."""
+        return np.zeros(len(masks["regions"]))
+
+    def revenue(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
+        """(R,) yen the regions receive because of the lever this step (default: nothing)."""
+        return np.zeros(len(masks["regions"]))
+
+
+def scaled(factor: float, strength: np.ndarray) -> np.ndarray:
+    """Per-region multiplier 1 + (factor − 1)·strength."""
+    return 1.0 + (factor - 1.0) * strength

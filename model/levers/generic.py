@@ -1,0 +1,32 @@
+"""The general lever: multiply one transition's hazard (ハザード乗数)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from model.levers.base import KernelInputs, Lever, LeverContext, Masks, scaled
+from model.schema import NonNegative, RegionSelector
+from model.stages import Transition
+
+TransitionName = Literal[tuple(t.name.lower() for t in Transition)]  # type: ignore[valid-type]
+
+
+class HazardMultiplier(Lever):
+    """Multiplies one transition's hazard in some regions for a period; costs nothing.
+
+    For experiments with a mechanism in isolation (e.g. "what if lapses were 20 % rarer?").
+    The transition's region is the target region, or the home region for visit, youth_outflow
+    and leave (see `model.stages.Transition`).
+    """
+
+    kind: Literal["hazard_multiplier"] = "hazard_multiplier"
+    regions: RegionSelector = Field("all", description="Where it acts")
+    transition: TransitionName  # type: ignore[valid-type]
+    factor: NonNegative = Field(1.0, description="Hazard multiplier while in force")
+
+    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
+        strength = self.strength(masks["regions"], ctx)
+        inputs.rate_mult[:, Transition[self.transition.upper()]] *= scaled(self.factor, strength)

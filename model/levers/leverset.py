@@ -1,0 +1,105 @@
+"""The scenario's levers together (レバー一式): which act when, their inputs, budgets and spending."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from model.levers.base import PAYERS, KernelInputs, Lever, LeverContext, Masks, StepRecord
+from model.schema import ScenarioError
+
+if TYPE_CHECKING:
+    from model.parameters import ScenarioConfig
+    from model.regions import RegionTable
+
+
+def region_mask(selector: str | list[int], table: "RegionTable", source: str, key: str) -> np.ndarray:
+    """Boolean mask of the regions a lever names ('all', 'metro', 'rural' or JIS codes)."""
+    if selector == "all":
+        return np.ones(table.n, dtype=bool)
+    if selector == "metro":
+        return table.is_metro.copy()
+    if selector == "rural":
+        return ~table.is_metro
+    mask = np.zeros(table.n, dtype=bool)
+    for code in selector:
+        try:
+            mask[table.index_of(code)] = True
+        except KeyError:
+            raise ScenarioError(source, key, f"unknown region code {code}; the region table has codes "
+                                f"{int(table.codes.min())}–{int(table.codes.max())}") from None
+    return mask
+
+
+class LeverSet:
+    """The levers of a scenario, resolved against the region table, with their budgets.
+
+    Levers act in order of `priority` (a CKO before the intermediaries it strengthens), then in
+    file order. A lever with a budget pays at most what is left; once its budget is spent it
+    stops paying and acting from the next step on.
+    """
+
+    def __init__(self, config: "ScenarioConfig", table: "RegionTable", source: str) -> None:
+        entries = []
+        for i, lever in enumerate(config.levers):
+            masks = {sel: region_mask(getattr(lever, sel), table, source, f"levers.{i}.{sel}")
+                     for sel in lever.selectors}
+            entries.append((lever.priority, i, lever, masks))
+        entries.sort(key=lambda e: (e[0], e[1]))
+        self.levers: list[tuple[int, Lever, Masks]] = [(i, lever, masks) for _, i, lever, masks in entries]
+        self.names = {i: lever.name or f"{lever.kind}_{i}" for i, lever, _ in self.levers}
+        self.budget_left = {i: (math.inf if lever.budget_yen is None else lever.budget_yen)
+                            for i, lever, _ in self.levers}
+        self.n_regions = table.n
+
+    def active(self, month: str) -> list[tuple[int, Lever, Masks]]:
+        """Levers in force in `month` whose budget is not spent."""
+        return [(i, lever, m) for i, lever, m in self.levers if lever.active(month) and self.budget_left[i] > 0]
+
+    def signature(self, month: str, reach: np.ndarray) -> tuple:
+        """A key that changes whenever the kernel inputs the levers produce may change."""
+        act = self.active(month)
+        scaled = any(lever.scale_by_adoption for _, lever, _ in act)
+        return tuple(i for i, _, _ in act), reach.tobytes() if scaled else b""
+
+    def inputs(self, ctx: LeverContext) -> KernelInputs:
+        """Kernel inputs with every active lever applied."""
+        inputs = KernelInputs.neutral(self.n_regions)
+        for _, lever, masks in self.active(ctx.month):
+            lever.apply(inputs, masks, ctx)
+        return inputs
+
+    def needs_settlers(self, month: str) -> bool:
+        """Does an active lever need the list of this step's settlers?"""
+        return any(lever.needs_settlers for _, lever, _ in self.active(month))
+
+    def account(self, ctx: LeverContext, record: StepRecord) -> tuple[np.ndarray, np.ndarray]:
+        """Pay this step's claims within budgets; return (spending, revenue), each (levers, R) in file order."""
+        spending = np.zeros((len(self.levers), self.n_regions))
+        revenue = np.zeros((len(self.levers), self.n_regions))
+        for i, lever, masks in self.active(ctx.month):
+            claim = np.maximum(lever.claims(masks, ctx, record), 0.0)
+            total = float(claim.sum())
+            if total > 0:
+                paid = min(total, self.budget_left[i])
+                spending[i] = claim * (paid / total)
+                self.budget_left[i] -= paid
+            revenue[i] = lever.revenue(masks, ctx, record)
+        return spending, revenue
+
+    def payer_matrix(self) -> np.ndarray:
+        """(levers, payers) payer shares in file order."""
+        out = np.zeros((len(self.levers), len(PAYERS)))
+        for i, lever, _ in self.levers:
+            out[i] = [lever.payer_shares()[p] for p in PAYERS]
+        return out
+
+    def kinds(self) -> list[str]:
+        """Kind of each lever in file order."""
+        return [lever.kind for _, lever, _ in sorted(self.levers, key=lambda e: e[0])]
+
+    def labels(self) -> list[str]:
+        """Name of each lever in file order."""
+        return [self.names[i] for i in range(len(self.levers))]

@@ -1,0 +1,123 @@
+"""Levers for moving (移住・定住): 移住支援金, coordinators, housing, dual-residence support."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+
+from model.levers.base import KernelInputs, Lever, LeverContext, Masks, StepRecord, scaled
+from model.schema import NonNegative, RegionSelector, Share
+from model.stages import Flow, Transition
+
+
+class RelocationGrant(Lever):
+    """移住支援金: ¥1 million per household, ¥600,000 single, plus a child add-on, for leaving Tokyo.
+
+    Model: people whose region of origin is in `origins` (Tokyo as the proxy of the 23 wards at
+    prefecture level) settling in a region of `regions` have their SETTLE hazard multiplied by
+    1 + effect_per_million_yen · household_yen/¥1M (the grant lowers the cost of moving; the size of
+    this response is an assumption — no Japanese elasticity was found). Spending is exact per
+    settler: household_yen if they have children (a household), else single_yen, plus the child
+    add-on in force in that fiscal year × children (¥300,000 in FY2022, ¥1 million from FY2023).
+    Payers: 国 ½, 都道府県 ¼, 市町村 ¼. Sources: shimotsuke.co.jp 295086, 568089, 734101.
+    """
+
+    kind: Literal["relocation_grant"] = "relocation_grant"
+    selectors: ClassVar[tuple[str, ...]] = ("regions", "origins")
+    origins: RegionSelector = Field([13], description="Regions people must leave (Tokyo ≈ the 23 wards)")
+    household_yen: NonNegative = Field(1_000_000, description="Per household (with children here)")
+    single_yen: NonNegative = Field(600_000, description="Per single person")
+    child_addon_by_fy: dict[str, NonNegative] = Field(
+        {"2019": 0, "2022": 300_000, "2023": 1_000_000},
+        description="Add-on per child from each fiscal year on (FY → yen)")
+    effect_per_million_yen: NonNegative = Field(0.2, description="SETTLE × (1 + this · grant/¥1M) (assumption)")
+    payer_national: Share = 0.5
+    payer_prefecture: Share = 0.25
+    payer_municipality: Share = 0.25
+    needs_settlers: ClassVar[bool] = True
+
+    def child_addon(self, fiscal_year: int) -> float:
+        """The add-on per child in force in a fiscal year."""
+        years = sorted((int(fy), yen) for fy, yen in self.child_addon_by_fy.items() if int(fy) <= fiscal_year)
+        return years[-1][1] if years else 0.0
+
+    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
+        factor = 1.0 + self.effect_per_million_yen * self.household_yen / 1e6
+        pair = masks["origins"][:, None] * self.strength(masks["regions"], ctx)[None, :]
+        inputs.settle_pair *= scaled(factor, pair)
+
+    def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
+        origin, region, children = record.settler_origin, record.settler_region, record.settler_children
+        eligible = masks["origins"][origin] & masks["regions"][region]
+        amount = np.where(children > 0, self.household_yen, self.single_yen) + self.child_addon(ctx.fiscal_year) * children
+        paid = amount * eligible * self.strength(masks["regions"], ctx)[region]
+        return np.bincount(region, weights=paid, minlength=len(masks["regions"])) * record.people_per_agent
+
+
+class MigrationCoordinator(Lever):
+    """移住コーディネーター / 定住支援員: staff who help people settle and stay.
+
+    Model: each staff member in a region raises its DUAL and SETTLE hazards by settle_effect and
+    divides its LEAVE hazard by (1 + leave_effect · staff). Cost per staff-year: one secondary
+    source reports up to ¥5 million a year under 特別交付税 (uncertain); paid by 国 through the tax.
+    """
+
+    kind: Literal["coordinator"] = "coordinator"
+    staff: NonNegative = Field(2.0, description="Staff per region covered")
+    settle_effect: NonNegative = Field(0.05, description="DUAL and SETTLE × (1 + this · staff) (assumption)")
+    leave_effect: NonNegative = Field(0.1, description="LEAVE ÷ (1 + this · staff) (assumption)")
+    cost_per_staff_year: NonNegative = Field(5_000_000, description="Yen per staff-year (uncertain secondary source)")
+
+    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
+        strength = self.strength(masks["regions"], ctx)
+        for t in (Transition.DUAL, Transition.SETTLE):
+            inputs.rate_mult[:, t] *= 1.0 + self.settle_effect * self.staff * strength
+        inputs.rate_mult[:, Transition.LEAVE] /= 1.0 + self.leave_effect * self.staff * strength
+
+    def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
+        return self.staff * self.cost_per_staff_year * ctx.dt * self.strength(masks["regions"], ctx)
+
+
+class HousingSupport(Lever):
+    """空き家バンク and renovation aid: more homes open to movers.
+
+    Model: `units_per_year` extra housing units in each region covered, added to the housing that
+    DUAL and SETTLE moves are rationed by. Cost per unit made available (renovation aid) is an
+    assumption; paid half by 国, half by the municipality.
+    """
+
+    kind: Literal["housing"] = "housing"
+    units_per_year: NonNegative = Field(200.0, description="Extra units per region and year (assumption)")
+    cost_per_unit: NonNegative = Field(1_000_000, description="Yen per unit (assumption)")
+    payer_national: Share = 0.5
+    payer_municipality: Share = 0.5
+
+    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
+        inputs.housing_add += self.units_per_year * self.strength(masks["regions"], ctx)
+
+    def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
+        return self.units_per_year * self.cost_per_unit * ctx.dt * self.strength(masks["regions"], ctx)
+
+
+class DualResidenceSupport(Lever):
+    """二地域居住 support (広域的地域活性化基盤整備法 amendment, in force 2024-11-01).
+
+    Model: ENGAGED → DUAL hazard × (1 + effect) in regions with a 特定居住促進計画; spending per
+    new dual resident (support corporations' services) is an assumption.
+    """
+
+    kind: Literal["dual_residence"] = "dual_residence"
+    start: str = Field("2024-11", description="The law is in force from 2024-11")
+    effect: NonNegative = Field(0.5, description="DUAL hazard × (1 + this) (assumption)")
+    cost_per_new_dual_resident: NonNegative = Field(100_000, description="Yen per new DUAL person (assumption)")
+    payer_national: Share = 0.5
+    payer_municipality: Share = 0.5
+
+    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
+        inputs.rate_mult[:, Transition.DUAL] *= 1.0 + self.effect * self.strength(masks["regions"], ctx)
+
+    def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
+        new = record.flows[:, Flow.DUAL] * record.people_per_agent
+        return new * self.cost_per_new_dual_resident * self.strength(masks["regions"], ctx)
