@@ -37,7 +37,7 @@ class FurusatoNozei(Lever):
     """ふるさと納税 (hometown tax donation): a first, non-visiting tie, and revenue to the region.
 
     Model: extra donors (a share of adults in `donor_homes`) give the recipient `regions` a pull:
-    their attractiveness × (1 + attraction), and the donors' first-visit hazard × (1 +
+    their attractiveness × (1 + attraction_per_donor_share · extra_donor_share), and the donors' first-visit hazard × (1 +
     extra_donor_share · visit_uplift) in their home regions. Revenue to recipients: donors ×
     donation × (1 − cost_share), spread over recipients by adults. FY2021: 8,302億円 from
     552万 users ≈ ¥150,000 per user [derived]; costs (返礼品 etc.) 45.1 % of donations in FY2020
@@ -49,12 +49,14 @@ class FurusatoNozei(Lever):
     donor_homes: RegionSelector = Field("metro", description="Where the extra donors live")
     extra_donor_share: Share = Field(0.02, description="Extra donors as a share of adults there (assumption)")
     visit_uplift: NonNegative = Field(1.0, description="Donors' first-visit hazard × (1 + this) (assumption)")
-    attraction: NonNegative = Field(0.05, description="Recipients' attractiveness × (1 + this) (assumption)")
+    attraction_per_donor_share: NonNegative = Field(
+        2.5, description="Recipients' attractiveness × (1 + this · extra_donor_share) (assumption)")
     donation_yen: NonNegative = Field(150_000, description="Yearly donation per donor (FY2021, derived)")
     cost_share: Share = Field(0.451, description="Share of donations spent on gifts and handling (FY2020)")
 
     def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
-        inputs.attractiveness *= 1.0 + self.attraction * self.strength(masks["regions"], ctx)
+        pull = self.attraction_per_donor_share * self.extra_donor_share
+        inputs.attractiveness *= 1.0 + pull * self.strength(masks["regions"], ctx)
         inputs.rate_mult[:, Transition.VISIT] *= scaled(1.0 + self.extra_donor_share * self.visit_uplift,
                                                         masks["donor_homes"].astype(float))
 
