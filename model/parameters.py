@@ -367,11 +367,42 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ScenarioError(path, "", f"not valid TOML: {exc}") from None
 
 
+def merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """Child values over base values, section by section (lists, such as levers, are replaced)."""
+    out = copy.deepcopy(base)
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def read_scenario(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A scenario file with what it `extends` (a path relative to it) merged underneath.
+
+    The run name is never inherited: a scenario without its own `run.name` is named after its file.
+    """
+    path = path.resolve()
+    if path in chain:
+        raise ScenarioError(path, "extends", "scenarios extend each other in a cycle: "
+                            + " → ".join(p.name for p in (*chain, path)))
+    raw = read_toml(path)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ScenarioError(path, "extends", "must be the path of another scenario file, e.g. \"baseline.toml\"")
+    base = read_scenario(path.parent / parent, (*chain, path))
+    base.get("run", {}).pop("name", None)
+    return merge(base, raw)
+
+
 def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
                   rng: Any = None) -> KankeiScenario:
     """Load, override and validate a scenario file (default: scenarios/baseline.toml)."""
     path = Path(path) if path is not None else DEFAULT_SCENARIO
-    raw = read_toml(path)
+    raw = read_scenario(path)
     raw = apply_overrides(raw, overrides or {}, str(path))
     config = build_config(raw, str(path))
     name = config.run.name or path.stem
