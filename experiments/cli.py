@@ -31,6 +31,19 @@ package versions, wall time). A bad scenario or --set exits with status 2 and wr
 """
 
 
+COMPARE_EPILOG = """\
+examples:
+  kankei compare scenarios/baseline.toml scenarios/policy_cko.toml scenarios/policy_relocation_grant.toml
+  kankei compare scenarios/baseline.toml scenarios/package_all.toml --reps 10 --set run.people_per_agent=1000
+
+outcomes are measured in the regions each policy acts in: settlers, 関係人口 person-years, 関係人口
+and adults at the end, spending. writes to DIR (default results/compare_<baseline>/): table.csv and
+.parquet (difference per outcome with a 90% interval), cost.csv and .parquet (spending by payer,
+yen per additional settler and per additional engaged person-year), series.parquet, runs.parquet
+and comparison.png.
+"""
+
+
 def _overrides(pairs: list[str]) -> dict[str, object]:
     out: dict[str, object] = {}
     for pair in pairs:
@@ -79,6 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", default=None, help="output folder (default: results/<scenario>/)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
+
+    cmp = sub.add_parser("compare", help="compare policies with a baseline on shared seeds (CRN)",
+                         description="Run each POLICY paired with BASELINE on the same seeds and report the "
+                                     "difference in outcomes (mean and 90%% interval across replications), "
+                                     "spending by payer and the cost per additional settler and engaged person-year.",
+                         epilog=COMPARE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmp.add_argument("baseline", help="baseline scenario TOML")
+    cmp.add_argument("policies", nargs="+", metavar="POLICY", help="policy scenario TOML files")
+    cmp.add_argument("--reps", type=_positive_int, default=5, metavar="N", help="replications (default 5)")
+    cmp.add_argument("--seed", type=_seed, default=None, metavar="S", help="root seed (default: the baseline's)")
+    cmp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                     help="override a value in the baseline and every policy (repeatable)")
+    cmp.add_argument("--out", metavar="DIR", default=None,
+                     help="output folder (default: results/compare_<baseline>/)")
+    cmp.add_argument("--quiet", action="store_true", help="no progress bar")
+    cmp.set_defaults(func=cmd_compare)
     return parser
 
 
@@ -102,6 +131,39 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(out.summary().to_string())
         print("\nSettlers and leavers per fiscal year (national)")
         print(out.settlers_per_year().to_string())
+    print(f"\nwrote {out_dir}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """`kankei compare`: validate every scenario first, run the pairs, write all outputs at once."""
+    from tqdm import tqdm
+
+    from experiments.atomic import atomic_folder
+    from experiments.compare import compare
+    from experiments.plots import plot_comparison
+
+    overrides = _overrides(args.overrides)
+    baseline = load_scenario(args.baseline, overrides=overrides)
+    policies = [load_scenario(p, overrides=overrides) for p in args.policies]
+    out_dir = Path(args.out) if args.out else REPO_ROOT / "results" / f"compare_{baseline.name}"
+    total = args.reps * (1 + len(policies))
+    with tqdm(total=total, desc="runs", unit="run", disable=True if args.quiet else None, file=sys.stderr) as bar:
+        result = compare(baseline, policies, reps=args.reps, seed=args.seed, progress=bar.update)
+    with atomic_folder(out_dir) as tmp:
+        for name in ("table", "cost", "series", "runs"):
+            frame = getattr(result, name)
+            frame.to_parquet(tmp / f"{name}.parquet", index=False)
+            if name in ("table", "cost"):
+                frame.to_csv(tmp / f"{name}.csv", index=False)
+        plot_comparison(result.series, result.cost, tmp / "comparison.png")
+    with pd.option_context("display.float_format", "{:,.0f}".format, "display.width", 160,
+                           "display.max_columns", 20):
+        for name, g in result.table.groupby("policy", sort=False):
+            print(f"\n{name} vs {baseline.name} ({args.reps} paired replications; 90% interval)")
+            print(g.drop(columns="policy").set_index("outcome").to_string())
+        print("\nSpending and cost-effectiveness (yen; mean over replications)")
+        print(result.cost.set_index("policy").T.to_string())
     print(f"\nwrote {out_dir}")
     return 0
 

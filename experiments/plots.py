@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib_fontja  # noqa: E402,F401  (registers IPAexGothic for Japanese labels)
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from model.stages import Stage  # noqa: E402
@@ -36,6 +37,39 @@ def plot_stages(stages: pd.DataFrame, path: Path | None = None, title: str = "")
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig
+
+
+def plot_comparison(series: pd.DataFrame, cost: pd.DataFrame, path: Path | None = None) -> plt.Figure:
+    """Difference from the baseline over time (mean and 90 % band) and yen per additional outcome."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), gridspec_kw={"width_ratios": [3, 2, 2]})
+    for name, g in series.groupby("policy", sort=False):
+        wide = g.pivot(index="date", columns="rep", values="engaged_difference") / 1e3
+        line = axes[0].plot(wide.index, wide.mean(axis=1), label=name)[0]
+        if wide.shape[1] > 1:
+            axes[0].fill_between(wide.index, wide.quantile(0.05, axis=1), wide.quantile(0.95, axis=1),
+                                 color=line.get_color(), alpha=0.2)
+    axes[0].axhline(0, color="grey", lw=0.8)
+    axes[0].set_title("関係人口の増分（対象地域） / additional engaged")
+    axes[0].set_ylabel("千人 / thousand people")
+    axes[0].legend(fontsize=7, loc="best")
+    for ax, col, title in ((axes[1], "yen_per_additional_settler", "定住者1人あたり費用 / yen per settler"),
+                           (axes[2], "yen_per_additional_engaged_person_year",
+                            "関係人口1人年あたり費用 / yen per engaged person-year")):
+        values = cost.set_index("policy")[col] / 1e4
+        ax.barh(values.index, values.fillna(0.0).to_numpy(), color="#2a6f97")
+        for y, v in enumerate(values):
+            if not np.isfinite(v):
+                ax.text(0, y, " no measurable gain", va="center", fontsize=7)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("万円 / 10,000 yen")
+        ax.invert_yaxis()
+    for ax in axes:
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from experiments.atomic import atomic_folder
 from experiments.plots import plot_stages
 from experiments.provenance import manifest
 from model import KankeiScenario, RelationModel
@@ -33,9 +33,10 @@ class RunOutputs:
     population: pd.DataFrame
     flows: pd.DataFrame
     visit_days: pd.DataFrame
+    kpis: pd.DataFrame
+    spending: pd.DataFrame
     seeds: list[int]
     wall_seconds: float
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
         """People by stage at the start and the end (mean over reps), national."""
@@ -63,7 +64,8 @@ def run_scenario(scenario: KankeiScenario, reps: int = 1, seed: int | None = Non
     """Run `reps` replications of a scenario to its horizon and collect their tidy outputs."""
     root = scenario.config.run.seed if seed is None else seed
     seeds = replication_seeds(root, reps)
-    parts: dict[str, list[pd.DataFrame]] = {"stages": [], "population": [], "flows": [], "visit_days": []}
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in
+                                            ("stages", "population", "flows", "visit_days", "kpis", "spending")}
     start = time.perf_counter()
     for rep, s in enumerate(seeds):
         model = RelationModel(scenario=scenario, rng=s)
@@ -72,7 +74,8 @@ def run_scenario(scenario: KankeiScenario, reps: int = 1, seed: int | None = Non
             if progress is not None:
                 progress(1)
         for name, frame in (("stages", model.results()), ("population", model.population()),
-                            ("flows", model.flows()), ("visit_days", model.visit_days())):
+                            ("flows", model.flows()), ("visit_days", model.visit_days()), ("kpis", model.kpis()),
+                            ("spending", model.spending())):
             frame.insert(0, "seed", s)
             frame.insert(0, "rep", rep)
             parts[name].append(frame)
@@ -81,33 +84,14 @@ def run_scenario(scenario: KankeiScenario, reps: int = 1, seed: int | None = Non
 
 
 def write_outputs(out: RunOutputs, scenario: KankeiScenario, directory: Path) -> Path:
-    """Write Parquet tables, the manifest and the chart into `directory`, all or nothing.
-
-    Everything goes to a temporary sibling folder first, which then replaces `directory`.
-    """
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = directory.with_name(f".{directory.name}.tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
-        for name in ("stages", "population", "flows", "visit_days"):
+    """Write Parquet tables, the manifest and the chart into `directory`, all or nothing."""
+    with atomic_folder(directory) as tmp:
+        for name in ("stages", "population", "flows", "visit_days", "kpis", "spending"):
             getattr(out, name).to_parquet(tmp / f"{name}.parquet", index=False)
         out.summary().to_csv(tmp / "summary.csv")
         out.settlers_per_year().to_csv(tmp / "settlers_per_year.csv")
         plot_stages(out.stages, tmp / "stages.png", title=f"{scenario.name}: people by stage")
         info = manifest(scenario.config, scenario.source, out.seeds, out.wall_seconds,
-                        {"reps": len(out.seeds), "files": sorted(p.name for p in tmp.iterdir())})
+                        {"reps": len(out.seeds), "files": sorted(p.name for p in tmp.iterdir()) + ["manifest.json"]})
         (tmp / "manifest.json").write_text(json.dumps(info, indent=2, ensure_ascii=False))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = directory.with_name(f".{directory.name}.old")
-    if directory.exists():
-        if old.exists():
-            shutil.rmtree(old)
-        directory.rename(old)
-    tmp.rename(directory)
-    shutil.rmtree(old, ignore_errors=True)
-    return directory
+    return Path(directory)

@@ -52,7 +52,7 @@ class CKOLeadership(Lever):
 
     kind: Literal["cko"] = "cko"
     quality: Share = Field(0.7, description="CKO quality 0–1 (assumption)")
-    lapse_reduction: Share = Field(0.3, description="Lapse hazards × (1 − this · quality) (assumption)")
+    lapse_reduction: Share = Field(0.15, description="Lapse hazards × (1 − this · quality) (assumption)")
     widening: NonNegative = Field(0.3, description="関わりしろ × (1 + this · quality) (assumption)")
     cost_per_region_year: NonNegative = Field(10_000_000, description="Yen per region-year (assumption)")
     payer_national: Share = 0.0

@@ -1,0 +1,82 @@
+"""`compare` and `kankei compare`: paired runs, intervals, cost-effectiveness, outputs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments.compare import OUTCOMES, compare
+from model import load_scenario
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = {"run.people_per_agent": 5000, "run.horizon_years": 2}
+
+
+def test_compare_pairs_runs_and_reports_differences():
+    base = load_scenario(REPO / "scenarios" / "baseline.toml", overrides=FAST)
+    cko = load_scenario(REPO / "scenarios" / "policy_cko.toml", overrides=FAST)
+    same = load_scenario(REPO / "scenarios" / "baseline.toml", overrides={**FAST, "run.name": "same"})
+    result = compare(base, [cko, same], reps=3, seed=4)
+    t = result.table.set_index(["policy", "outcome"])
+    assert set(t.index.get_level_values("outcome")) == set(OUTCOMES)
+    # a policy identical to the baseline differs by exactly zero in every replication (CRN)
+    assert (t.loc["same", ["difference", "low", "high"]] == 0).all().all()
+    assert t.loc[("policy_cko", "engaged_end"), "low"] > 0
+    assert t.loc[("policy_cko", "spending_yen"), "difference"] > 0
+    cost = result.cost.set_index("policy")
+    assert cost.loc["policy_cko", "municipality_yen"] == pytest.approx(cost.loc["policy_cko", "spending_yen"])
+    assert cost.loc["policy_cko", "yen_per_additional_engaged_person_year"] > 0
+    assert np.isnan(cost.loc["same", "yen_per_additional_settler"])
+    s = result.series[result.series["policy"] == "policy_cko"]
+    assert s[s["step"] == 0]["engaged_difference"].eq(0).all(), "identical at the start"
+    assert len(result.runs) == 6 and result.runs["seed"].nunique() == 3
+
+
+@pytest.mark.slow
+def test_kankei_compare_end_to_end(tmp_path):
+    out = tmp_path / "cmp"
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments.cli", "compare", "scenarios/baseline.toml",
+         "scenarios/policy_coordinator.toml", "--reps", "2", "--quiet", "--out", str(out),
+         "--set", "run.people_per_agent=5000", "--set", "run.horizon_years=2"],
+        cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert "policy_coordinator vs baseline" in done.stdout and "yen_per_additional_settler" in done.stdout
+    for name in ("table.csv", "table.parquet", "cost.csv", "cost.parquet", "series.parquet", "runs.parquet",
+                 "comparison.png"):
+        assert (out / name).exists(), name
+    table = pd.read_csv(out / "table.csv")
+    assert set(table.columns) == {"policy", "outcome", "baseline", "policy_value", "difference", "low", "high"}
+
+
+def test_kankei_compare_refuses_a_bad_policy_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('extends = "' + str(REPO / "scenarios" / "baseline.toml") + '"\n[[levers]]\nkind = "cko"\nquality = 2\n')
+    done = subprocess.run([sys.executable, "-m", "experiments.cli", "compare", "scenarios/baseline.toml", str(bad),
+                           "--out", str(tmp_path / "cmp")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "levers.0.quality" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_scenarios_extend_the_baseline_and_cycles_are_refused(tmp_path):
+    sc = load_scenario(REPO / "scenarios" / "policy_relocation_grant.toml")
+    assert sc.name == "policy_relocation_grant" and sc.config.run.people_per_agent == 100
+    assert sc.config.levers[0].kind == "relocation_grant"
+    a = tmp_path / "a.toml"
+    b = tmp_path / "b.toml"
+    a.write_text('extends = "b.toml"\n')
+    b.write_text('extends = "a.toml"\n')
+    from model import ScenarioError
+    with pytest.raises(ScenarioError, match="cycle"):
+        load_scenario(a)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "scenarios").glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_scenario_loads(path):
+    sc = load_scenario(path)
+    assert sc.config.run.n_steps == 180
