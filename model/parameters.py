@@ -96,16 +96,16 @@ class CapacitySettings(_Section):
 class Rates(_Section):
     """Base hazards per year (before person factors, ties, costs and levers)."""
 
-    visit: NonNegative = Field(0.05, description="NONE → VISITOR (assumption; calibrated to MLIT shares)")
+    visit: NonNegative = Field(0.055, description="NONE → VISITOR (assumption; calibrated to MLIT shares)")
     engage: NonNegative = Field(0.20, description="VISITOR → ENGAGED (assumption)")
     lapse_visitor: NonNegative = Field(0.35, description="VISITOR → NONE (assumption)")
     deepen: NonNegative = Field(0.01, description="deepening of the engagement type (assumption)")
     dual: NonNegative = Field(0.006, description="ENGAGED → DUAL (assumption)")
     settle: NonNegative = Field(0.008, description="ENGAGED → SETTLED; DUAL uses it × dual_settle_factor (assumption)")
-    lapse_engaged: NonNegative = Field(0.17, description="ENGAGED → VISITOR (assumption)")
+    lapse_engaged: NonNegative = Field(0.20, description="ENGAGED → VISITOR (assumption)")
     lapse_dual: NonNegative = Field(0.15, description="DUAL → ENGAGED (assumption)")
     leave: NonNegative = Field(0.06, description="SETTLED → back to origin, within leave_window_years (assumption)")
-    youth_outflow: NonNegative = Field(0.025, description="Rural natives without a relationship → metro, at the age peak (assumption)")
+    youth_outflow: NonNegative = Field(0.04, description="Rural natives without a relationship → metro, at the age peak (assumption)")
     youth_outflow_max_age: NonNegative = Field(40.0, description="No youth outflow from this age on (assumption)")
     dual_settle_factor: NonNegative = Field(6.0, description="DUAL → SETTLED hazard relative to ENGAGED → SETTLED (assumption)")
     leave_window_years: NonNegative = Field(5.0, description="Years after settling during which leaving is possible (移住支援金 asks 5)")
@@ -117,7 +117,7 @@ class TypeSettings(_Section):
     weights: tuple[Share, Share, Share, Share] = Field(
         (0.45, 0.25, 0.17, 0.13),
         description="Entry mix 趣味・消費 / 参加・交流 / 就労 / 直接寄与 (MLIT 2019: 10.5/5.8/3.9/3.0 of 23.2%)")
-    work_mult_capable: NonNegative = Field(2.0, description="就労 weight × this for side-job or telework capable (assumption)")
+    work_mult_capable: NonNegative = Field(3.5, description="就労 weight × this for side-job or telework capable (assumption)")
     work_mult_other: NonNegative = Field(0.3, description="就労 weight × this for others (assumption)")
     settle_mult: tuple[NonNegative, NonNegative, NonNegative, NonNegative] = Field(
         (0.5, 1.0, 1.5, 2.0), description="SETTLE and DUAL hazard × this by type (deeper ties, more moves; assumption)")
@@ -149,9 +149,11 @@ class PopulationSettings(_Section):
     """Synthesis of the initial population (初期人口) from the region table and survey shares."""
 
     visitor_share: Share = Field(0.10, description="Initial VISITOR share of adults (assumption)")
-    engaged_share_metro: Share = Field(0.184, description="Initial 関係人口 share, metro residents (MLIT 2020: 18.4%)")
-    engaged_share_rural: Share = Field(0.163, description="Initial 関係人口 share, other residents (MLIT 2020: 16.3%)")
-    dual_share: Share = Field(0.005, description="Initial DUAL share of adults (assumption)")
+    engaged_share_metro: Share = Field(
+        0.184, description="Initial ENGAGED + DUAL share, metro residents (MLIT 2020 訪問系: 18.4%)")
+    engaged_share_rural: Share = Field(
+        0.163, description="Initial ENGAGED + DUAL share, other residents (MLIT 2020 訪問系: 16.3%)")
+    dual_share: Share = Field(0.005, description="Initial DUAL share of adults, part of the shares above (assumption)")
     born_rural_share_metro: Share = Field(0.25, description="Metro residents born in a rural region (ゆかり) (assumption)")
     sidejob_share_metro: Share = Field(0.27, description="Side-job capable, working-age metro (MLIT 2019 速報: 副業 ~27%)")
     sidejob_share_rural: Share = Field(0.20, description="Side-job capable, working-age rural (assumption)")
@@ -232,8 +234,8 @@ class ScenarioConfig(_Section):
     def _initial_shares(self) -> "ScenarioConfig":
         p = self.population
         for kind, engaged in (("metro", p.engaged_share_metro), ("rural", p.engaged_share_rural)):
-            if p.visitor_share + engaged + p.dual_share > 1:
-                raise ValueError(f"population: visitor_share + engaged_share_{kind} + dual_share exceeds 1")
+            if p.visitor_share + engaged > 1:
+                raise ValueError(f"population: visitor_share + engaged_share_{kind} exceeds 1")
         return self
 
 

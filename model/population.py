@@ -223,7 +223,7 @@ def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity:
             weight[sel] = ef[sel] / ef[sel].mean()
     su = draws.u(0, D_STAGE, ids)
     cut_dual = np.minimum(p.dual_share * weight, 1.0)
-    cut_eng = np.minimum(cut_dual + engaged_share * weight, 1.0)
+    cut_eng = np.minimum(cut_dual + np.maximum(engaged_share - p.dual_share, 0.0) * weight, 1.0)
     cut_vis = np.minimum(cut_eng + p.visitor_share * weight, 1.0)
     stage = np.select([su < cut_dual, su < cut_eng, su < cut_vis],
                       [Stage.DUAL, Stage.ENGAGED, Stage.VISITOR], Stage.NONE).astype(np.int8)
