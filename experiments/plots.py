@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import matplotlib_fontja  # noqa: F401  (registers IPAexGothic for Japanese labels)
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib_fontja  # noqa: E402,F401  (registers IPAexGothic for Japanese labels)
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from model.stages import Stage  # noqa: E402
+from model.stages import Stage
 
 STAGE_COLOURS = {
     Stage.VISITOR: "#8fb8de", Stage.ENGAGED: "#2a6f97", Stage.DUAL: "#f4a259", Stage.SETTLED: "#bc4b51",
@@ -20,7 +17,12 @@ STAGE_COLOURS = {
 
 
 def plot_stages(stages: pd.DataFrame, path: Path | None = None, title: str = "") -> plt.Figure:
-    """National people by stage over time (millions); with several reps, the mean and a 5–95% band."""
+    """National people by stage over time (millions); with several reps, the mean and a 5–95% band.
+
+    `stages` is `RelationModel.results()` (one run) or a `kankei run` stages table (with `rep`).
+    """
+    if "rep" not in stages.columns:
+        stages = stages.assign(rep=0)
     national = stages.groupby(["rep", "date", "stage"], observed=True)["people"].sum().reset_index()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 2]})
     for stage, colour in STAGE_COLOURS.items():
