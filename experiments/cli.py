@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from experiments.sweep_cli import register as register_sweep_commands
 from model.parameters import DEFAULT_SCENARIO, REPO_ROOT, ScenarioError, load_scenario, parse_value
 
 EXIT_USAGE = 2
@@ -25,7 +26,8 @@ examples:
   kankei run scenarios/baseline.toml --reps 5 --seed 7 --out results/five
 
 writes to DIR (default results/<scenario>/): stages.parquet (step, date, region, stage, type,
-people), population.parquet, flows.parquet, visit_days.parquet, summary.csv,
+people), population.parquet, flows.parquet, visit_days.parquet, kpis.parquet,
+spending.parquet, summary.csv,
 settlers_per_year.csv, stages.png and manifest.json (code version, parameter hash, seeds,
 package versions, wall time). A bad scenario or --set exits with status 2 and writes nothing.
 """
@@ -95,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmp = sub.add_parser("compare", help="compare policies with a baseline on shared seeds (CRN)",
                          description="Run each POLICY paired with BASELINE on the same seeds and report the "
-                                     "difference in outcomes (mean and 90%% interval across replications), "
+                                     "difference in outcomes (mean and 90 % interval across replications), "
                                      "spending by payer and the cost per additional settler and engaged person-year.",
                          epilog=COMPARE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     cmp.add_argument("baseline", help="baseline scenario TOML")
@@ -108,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="output folder (default: results/compare_<baseline>/)")
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")
     cmp.set_defaults(func=cmd_compare)
+    register_sweep_commands(sub)
     return parser
 
 

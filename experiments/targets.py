@@ -56,7 +56,6 @@ STRUCTURAL_GAPS = {
                                      "and grant take-up.",
     "relocation_grant_persons_fy2023": "as for the cases: no 移住支援金 in the baseline; persons per case also "
                                        "need households, which the model does not have.",
-    MUNICIPALITIES_ID: "this model version has no municipal adoption (no `municipalities_by_fiscal_year`).",
 }
 
 COMPARE_COLUMNS = ["target_id", "quantity", "period", "observed", "model", "unit", "error",
@@ -390,7 +389,7 @@ def compare(model: RelationModel | TargetRun, targets: pd.DataFrame | None = Non
                                        "relationship-driven moves only; observed is a rough upper bound"))
 
     # municipalities running 関係人口 programmes (when the model has municipal adoption)
-    if MUNICIPALITIES_ID in by_id.index and hasattr(m, "municipalities_by_fiscal_year"):
+    if MUNICIPALITIES_ID in by_id.index:
         t = by_id.loc[MUNICIPALITIES_ID]
         fy = int(str(t["period"]).removeprefix("FY"))
         end = pd.Timestamp(f"{fy + 1}-04-01")
@@ -424,7 +423,7 @@ def not_comparable(model: RelationModel | TargetRun | None = None,
         tid = t["target_id"]
         if tid in produced:
             continue
-        if tid == MUNICIPALITIES_ID and hasattr(RelationModel, "municipalities_by_fiscal_year"):
+        if tid == MUNICIPALITIES_ID:
             if m is None:
                 continue
             reason = (f"period {t['period']} does not end inside the simulated dates {_d(m.dates[0])} – "

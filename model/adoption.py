@@ -3,7 +3,8 @@
 The national KPI of the 2nd-phase 総合戦略 counts them (1,000 by FY2024; 1,261 in FY2021). Each
 region holds its number of municipalities and how many have adopted; the rest adopt with a yearly
 hazard base_rate + neighbour_rate · (travel-time-weighted adopting share elsewhere) + lever support
-(national model projects and the platform: 横展開). Draws are counter-based, one per municipality.
+(national model projects and the platform: 横展開). Draws are counter-based: each step one uniform per waiting municipality, keyed by its
+region and its rank among the region's waiting municipalities.
 """
 
 from __future__ import annotations

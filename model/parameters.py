@@ -96,7 +96,7 @@ class CapacitySettings(_Section):
 class Rates(_Section):
     """Base hazards per year (before person factors, ties, costs and levers)."""
 
-    visit: NonNegative = Field(0.055, description="NONE → VISITOR (assumption; calibrated to MLIT shares)")
+    visit: NonNegative = Field(0.055, description="NONE → VISITOR (assumption; hand-tuned, see docs/calibration.md)")
     engage: NonNegative = Field(0.20, description="VISITOR → ENGAGED (assumption)")
     lapse_visitor: NonNegative = Field(0.35, description="VISITOR → NONE (assumption)")
     deepen: NonNegative = Field(0.01, description="deepening of the engagement type (assumption)")
@@ -397,6 +397,9 @@ def read_scenario(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ScenarioError(path, "extends", "must be the path of another scenario file, e.g. \"baseline.toml\"")
     base = read_scenario(path.parent / parent, (*chain, path))
     base.get("run", {}).pop("name", None)
+    data = base.get("regions", {}).get("data")
+    if isinstance(data, str) and not Path(data).is_absolute():
+        base["regions"]["data"] = str((path.parent / parent).resolve().parent / data)  # relative to its own file
     return merge(base, raw)
 
 
