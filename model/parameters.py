@@ -8,6 +8,7 @@ assumption (docs/ODD.md lists them all with their sources).
 from __future__ import annotations
 
 import copy
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -399,7 +400,9 @@ def read_scenario(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     base.get("run", {}).pop("name", None)
     data = base.get("regions", {}).get("data")
     if isinstance(data, str) and not Path(data).is_absolute():
-        base["regions"]["data"] = str((path.parent / parent).resolve().parent / data)  # relative to its own file
+        # a parent's table path is relative to the parent's file: re-express it relative to this one
+        own = (path.parent / parent).resolve().parent / data
+        base["regions"]["data"] = os.path.relpath(own, path.parent)
     return merge(base, raw)
 
 
