@@ -77,6 +77,7 @@ class FurusatoResidentRegistration(Lever):
     `min_activities` visit-days a year (≥ 3 designated 担い手 activities) — get travel and lodging
     perks: the share of the round trip they pay falls by travel_perk_share, and lodging is paid
     `lodging_yen_per_day`. One target region per person keeps the ≤ 3 municipalities rule.
+    A share `premium_take_up` of the eligible register; the cost effect is their average.
     Spending: perks × visit-days of Premium registrants. Sizes are assumptions; schedule from
     総務省 briefings (minamiminowa.org 2026-01-08; travelvoice.jp 20260122).
     """
@@ -88,6 +89,7 @@ class FurusatoResidentRegistration(Lever):
     travel_perk_share: Share = Field(0.2, description="Share of the round trip paid as a perk (assumption)")
     lodging_yen_per_day: NonNegative = Field(3_000, description="Lodging perk per visit-day (assumption)")
     days_per_trip: float = Field(2.0, gt=0, description="Visit-days per round trip (assumption)")
+    premium_take_up: Share = Field(0.1, description="Share of eligible people who register Premium (assumption)")
     payer_national: Share = 0.5
     payer_municipality: Share = 0.5
 
@@ -100,7 +102,8 @@ class FurusatoResidentRegistration(Lever):
     def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
         strength = self.strength(masks["regions"], ctx)
         inputs.rate_mult[:, Transition.ENGAGE] *= 1.0 + self.basic_engage_effect * strength
-        perk = self.premium_classes(ctx)[:, None, None] * strength[None, None, :] * self.travel_perk_share
+        perk = (self.premium_classes(ctx)[:, None, None] * strength[None, None, :] * self.travel_perk_share
+                * self.premium_take_up)
         inputs.cost_share *= 1.0 - perk
 
     def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
@@ -108,7 +111,7 @@ class FurusatoResidentRegistration(Lever):
         days = record.visit_pairs[self.premium_classes(ctx)]          # (classes, R, R)
         travel = (days * ctx.travel.cost_yen[None] * self.travel_perk_share / self.days_per_trip).sum(axis=(0, 1))
         lodging = days.sum(axis=(0, 1)) * self.lodging_yen_per_day
-        return (travel + lodging) * strength * record.people_per_agent
+        return (travel + lodging) * strength * self.premium_take_up * record.people_per_agent
 
 
 class AdoptionSupport(Lever):

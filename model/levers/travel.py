@@ -35,7 +35,8 @@ class TravelSubsidy(Lever):
     """副業・兼業 移動費支援: half of each round trip over ¥10,000, up to ¥500,000 a year per person.
 
     Model: for eligible people living in `homes` and related to a host region in `regions`, the
-    round-trip cost they pay falls by the subsidy per trip, share × cost (trips costing more than
+    round-trip cost they pay falls, on average over eligible people of whom a share `take_up`
+    uses the scheme, by take_up × the subsidy per trip, share × cost (trips costing more than
     `min_trip_yen`), but by no more than `annual_cap_yen` spread over the trips they make in a year
     at their type's visit-days (`visits` settings) and `days_per_trip`. Lower cost raises the
     first-visit choice and accessibility, the ENGAGE hazard and lowers the lapse hazards through
@@ -53,6 +54,7 @@ class TravelSubsidy(Lever):
     min_trip_yen: NonNegative = Field(10_000, description="Only round trips costing more than this")
     annual_cap_yen: NonNegative = Field(500_000, description="Per person and year")
     days_per_trip: float = Field(2.0, gt=0, description="Visit-days per round trip (assumption)")
+    take_up: Share = Field(0.1, description="Share of eligible people who use the scheme (assumption)")
     payer_national: Share = 0.5
     payer_municipality: Share = 0.5
 
@@ -64,7 +66,7 @@ class TravelSubsidy(Lever):
         trips_per_year = np.maximum(ctx.visit_days_per_year / self.days_per_trip, 1e-9)
         capped = np.minimum(per_trip[None, :, :], self.annual_cap_yen / trips_per_year[:, None, None])
         where = eligible_classes(self.eligible)[:, None, None] & home_mask[None, :, None] & (mask > 0)[None, None, :]
-        return np.where(where, capped, 0.0) * self.strength(mask, ctx)[None, None, :]
+        return np.where(where, capped, 0.0) * self.strength(mask, ctx)[None, None, :] * self.take_up
 
     def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
         cost = ctx.travel.cost_yen
