@@ -4,13 +4,14 @@ This is what `model.kernel.advance` does for one person, written the way a Mesa 
 each person is an object with attributes, and `PlainPerson.step()` does, in Python,
 
 * ageing, tie decay, visit days (stochastic rounding) and tie gain,
-* the stage's competing hazards (λ_k from the same `rate`, person factors, ties and travel costs),
+* the stage's competing hazards (λ_k from the same `rate`, person factors, ties, the cost class's
+  access and travel costs, origin-specific settling),
   an event with probability p = 1 − exp(−Λ·dt) and the event k with probability λ_k/Λ,
 * the stage logic: target choice by the same gravity tables (with the ゆかり mixture), youth
   outflow destinations, 関わりしろ and housing rationing, engagement types, deepening, settling
   and leaving, death (the agent is removed from the model),
-* the same tallies: people by (report region, stage, type), by (home region, stage), flows and
-  rationing demand.
+* the same tallies: people by (report region, stage, type), by (home region, stage), flows,
+  rationing demand and visit-days by (cost class, home, target).
 
 The model drives it with `self.agents.do("step")`. Draws use Python's `random` (the model's
 `self.random`), so the run is not bit-identical to the kernel, but every person does the same work.
@@ -33,9 +34,25 @@ from bisect import bisect_right
 import mesa
 import numpy as np
 
-from model import kernel as K
+# the kernel's codes, as plain module globals (cheaper to look up in Python than kernel.X)
+from model.kernel import (  # noqa: F401
+    DEAD, DUAL, ENGAGED, F_DEATH, F_ENGAGE_REJECTED, F_HOUSING_REJECTED, F_LEAVE_ARRIVAL, F_YOUTH_INFLOW,
+    FLAG_SIDEJOB, FLAG_TELEWORK, MAX_AGE, MAX_STEPS_IN_STAGE, N_CLASSES, N_FLOWS, N_STAGES, N_TYPES, NONE,
+    SETTLED, T_DEEPEN, T_DUAL, T_ENGAGE, T_LAPSE_DUAL, T_LAPSE_ENGAGED, T_LAPSE_VISITOR, T_LEAVE, T_SETTLE,
+    T_VISIT, T_YOUTH_OUTFLOW, VISITOR,
+)
 
-NONE, VISITOR, ENGAGED, DUAL, SETTLED, DEAD = K.NONE, K.VISITOR, K.ENGAGED, K.DUAL, K.SETTLED, K.DEAD
+
+def fold_levers(model, k: int) -> None:
+    """What RelationModel.step does before calling the kernel: fold the levers in force (copied)."""
+    from model.relation_model import fiscal_year
+    date = model.dates[k]
+    month = date.strftime("%Y-%m")
+    ctx = model._context(month, fiscal_year(date))
+    key = model.levers.signature(month, model.adoption.reach)
+    if key != model._inputs_key:
+        model._fold(model.levers.inputs(ctx))
+        model._inputs_key = key
 
 
 def _report_region(s: int, home: int, target: int) -> int:
@@ -66,33 +83,33 @@ class PlainPerson(mesa.Agent):
         self.mobility_factor = mobility_factor
 
     # --- helpers (the kernel's inline functions) ----------------------------------------------
-    def choose_target(self, u: float) -> int:
-        """Gravity choice from home, with the birth region's weight raised by ゆかり (mixture draw)."""
+    def choose_target(self, u: float, cls: int) -> int:
+        """Gravity choice from home (class `cls`'s table), the birth region's weight raised by ゆかり."""
         m = self.model
         h, b = self.home, self.birth
         if b != h and b >= 0 and m.yukari_bonus > 0.0:
-            kp = m.yukari_bonus * m.choice_p[h][b]
+            kp = m.yukari_bonus * m.choice_p[cls][h][b]
             q = kp / (1.0 + kp)
             if u < q:
                 return b
             u = (u - q) / (1.0 - q)
-        return bisect_right(m.choice_cum[h], u)
+        return bisect_right(m.choice_cum[cls][h], u)
 
-    def draw_type(self, u: float) -> int:
-        """Engagement type 1–4; 就労型 likelier for side-job/telework-capable people."""
+    def draw_type(self, u: float, bias: list[float]) -> int:
+        """Engagement type 1–4; 就労型 likelier for side-job/telework-capable people; `bias`: the region's."""
         m = self.model
-        wm = m.work_mult_capable if (self.flags & (K.FLAG_SIDEJOB | K.FLAG_TELEWORK)) else m.work_mult_other
+        wm = m.work_mult_capable if (self.flags & (FLAG_SIDEJOB | FLAG_TELEWORK)) else m.work_mult_other
         w = m.type_weights
         total = 0.0
-        for k in range(1, K.N_TYPES):
-            total += w[k] * (wm if k == 3 else 1.0)
+        for k in range(1, N_TYPES):
+            total += w[k] * bias[k] * (wm if k == 3 else 1.0)
         x = u * total
         acc = 0.0
-        for k in range(1, K.N_TYPES):
-            acc += w[k] * (wm if k == 3 else 1.0)
+        for k in range(1, N_TYPES):
+            acc += w[k] * bias[k] * (wm if k == 3 else 1.0)
             if x < acc:
                 return k
-        return K.N_TYPES - 1
+        return N_TYPES - 1
 
     # --- one step -----------------------------------------------------------------------------
     def step(self) -> None:
@@ -107,41 +124,41 @@ class PlainPerson(mesa.Agent):
         v = rnd()
         dt = m.dt
         rate = m.rate
+        cls = k + 5 * (self.flags & FLAG_SIDEJOB)  # cost class: type + 5 if side-job capable
 
-        # visits this step and tie strength
+        # visits this step, their (class, home, target) tally, and tie strength
         tie = self.tie * m.tie_keep
         if VISITOR <= s <= DUAL:
             days = int(m.visit_rate[s][k] * dt + v)
             if days > 0:
                 tie += m.tie_gain * days
                 self.visit_days = min(self.visit_days + days, 65535)
+                m.visit_pairs[cls][h][t] += days
 
         # competing hazards of the current stage
-        mu = m.mortality[min(int(a), K.MAX_AGE)]
+        mu = m.mortality[min(int(a), MAX_AGE)]
         l0 = l1 = l2 = l3 = 0.0
         if s == NONE:
-            l0 = rate[h][K.T_VISIT] * self.engage_factor * m.access[h]
-            if m.is_rural[h] and self.birth == h:
-                l1 = rate[h][K.T_YOUTH_OUTFLOW] * self.mobility_factor
+            l0 = rate[h][T_VISIT] * self.engage_factor * m.access[cls][h]
+            if m.is_rural[h] and self.birth == h and a < m.youth_max_age:
+                l1 = rate[h][T_YOUTH_OUTFLOW] * self.mobility_factor
         elif s == VISITOR:
-            g = self.flags & K.FLAG_SIDEJOB
-            l0 = (rate[t][K.T_ENGAGE] * self.engage_factor * (1.0 + m.kappa_engage * tie)
-                  * m.cost_engage[g][h][t])
-            l1 = rate[t][K.T_LAPSE_VISITOR] * m.cost_lapse[g][h][t] / (1.0 + m.kappa_lapse * tie)
+            l0 = (rate[t][T_ENGAGE] * self.engage_factor * (1.0 + m.kappa_engage * tie)
+                  * m.cost_engage[cls][h][t])
+            l1 = rate[t][T_LAPSE_VISITOR] * m.cost_lapse[cls][h][t] / (1.0 + m.kappa_lapse * tie)
         elif s == ENGAGED:
-            g = self.flags & K.FLAG_SIDEJOB
             tm = m.type_mult[k]
-            l0 = rate[t][K.T_DEEPEN] * self.engage_factor * tm[K.T_DEEPEN]
-            l1 = rate[t][K.T_DUAL] * self.mobility_factor * tm[K.T_DUAL]
-            l2 = rate[t][K.T_SETTLE] * self.mobility_factor * tm[K.T_SETTLE]
-            l3 = (rate[t][K.T_LAPSE_ENGAGED] * tm[K.T_LAPSE_ENGAGED]
-                  * m.cost_lapse[g][h][t] / (1.0 + m.kappa_lapse * tie))
+            l0 = rate[t][T_DEEPEN] * self.engage_factor * tm[T_DEEPEN]
+            l1 = rate[t][T_DUAL] * self.mobility_factor * tm[T_DUAL]
+            l2 = rate[t][T_SETTLE] * self.mobility_factor * m.settle_pair[h][t] * tm[T_SETTLE]
+            l3 = (rate[t][T_LAPSE_ENGAGED] * tm[T_LAPSE_ENGAGED]
+                  * m.cost_lapse[cls][h][t] / (1.0 + m.kappa_lapse * tie))
         elif s == DUAL:
-            l0 = (rate[t][K.T_SETTLE] * self.mobility_factor * m.type_mult[k][K.T_SETTLE]
+            l0 = (rate[t][T_SETTLE] * self.mobility_factor * m.settle_pair[h][t] * m.type_mult[k][T_SETTLE]
                   * m.dual_settle_factor)
-            l1 = rate[t][K.T_LAPSE_DUAL] / (1.0 + m.kappa_lapse * tie)
+            l1 = rate[t][T_LAPSE_DUAL] * m.cost_lapse[cls][h][t] / (1.0 + m.kappa_lapse * tie)
         elif self.steps_in_stage < m.leave_window_steps:  # SETTLED, still within the window
-            l0 = rate[h][K.T_LEAVE]
+            l0 = rate[h][T_LEAVE]
 
         total = mu + l0 + l1 + l2 + l3
         event = -1  # -1 nothing, 0..3 the stage's events, 9 death
@@ -157,75 +174,74 @@ class PlainPerson(mesa.Agent):
                     event = 1
                 elif x < mu + l0 + l1 + l2:
                     event = 2
-                else:
+                elif l3 > 0.0:
                     event = 3
-                hazards = (l0, l1, l2, l3)
-                while 0 < event < 9 and hazards[event] == 0.0:  # rounding guard
-                    event -= 1
+                else:  # x rounded up to Λ: the last event with a hazard
+                    event = 2 if l2 > 0.0 else 1 if l1 > 0.0 else 0 if l0 > 0.0 else 9
 
         flows = m.flows
         ns = s
         if event == 9:
-            flows[h][K.F_DEATH] += 1
+            flows[h][F_DEATH] += 1
             self.stage = DEAD
             self.remove()
             return
         if event >= 0:
             if s == NONE:
                 if event == 0:
-                    t = self.choose_target(rnd())
+                    t = self.choose_target(rnd(), cls)
                     ns = VISITOR
                     tie = 0.0
-                    flows[t][K.T_VISIT] += 1
+                    flows[t][T_VISIT] += 1
                 else:
                     dest = bisect_right(m.outflow_cum[h], rnd())
-                    flows[h][K.T_YOUTH_OUTFLOW] += 1
-                    flows[dest][K.F_YOUTH_INFLOW] += 1
+                    flows[h][T_YOUTH_OUTFLOW] += 1
+                    flows[dest][F_YOUTH_INFLOW] += 1
                     h = dest
             elif s == VISITOR:
                 if event == 0:
                     m.demand[t][0] += 1
                     if rnd() < m.ration[t][0]:
                         ns = ENGAGED
-                        k = self.draw_type(rnd())
-                        flows[t][K.T_ENGAGE] += 1
+                        k = self.draw_type(rnd(), m.type_bias[t])
+                        flows[t][T_ENGAGE] += 1
                     else:
-                        flows[t][K.F_ENGAGE_REJECTED] += 1
+                        flows[t][F_ENGAGE_REJECTED] += 1
                 else:
                     ns = NONE
-                    flows[t][K.T_LAPSE_VISITOR] += 1
+                    flows[t][T_LAPSE_VISITOR] += 1
                     t = -1
                     tie = 0.0
             elif s == ENGAGED:
                 if event == 0:
                     k = m.deepen_next[k]
-                    flows[t][K.T_DEEPEN] += 1
+                    flows[t][T_DEEPEN] += 1
                 elif event == 3:
                     ns = VISITOR
                     k = 0
-                    flows[t][K.T_LAPSE_ENGAGED] += 1
+                    flows[t][T_LAPSE_ENGAGED] += 1
                 else:
                     m.demand[t][1] += 1
                     if rnd() < m.ration[t][1]:
                         if event == 1:
                             ns = DUAL
-                            flows[t][K.T_DUAL] += 1
+                            flows[t][T_DUAL] += 1
                         else:
                             ns = SETTLED
-                            flows[t][K.T_SETTLE] += 1
+                            flows[t][T_SETTLE] += 1
                     else:
-                        flows[t][K.F_HOUSING_REJECTED] += 1
+                        flows[t][F_HOUSING_REJECTED] += 1
             elif s == DUAL:
                 if event == 0:  # a dual resident already has a home there: not rationed
                     ns = SETTLED
-                    flows[t][K.T_SETTLE] += 1
+                    flows[t][T_SETTLE] += 1
                 else:
                     ns = ENGAGED
-                    flows[t][K.T_LAPSE_DUAL] += 1
+                    flows[t][T_LAPSE_DUAL] += 1
             else:  # SETTLED leaves, back to the region of origin
                 o = self.origin
-                flows[h][K.T_LEAVE] += 1
-                flows[o][K.F_LEAVE_ARRIVAL] += 1
+                flows[h][T_LEAVE] += 1
+                flows[o][F_LEAVE_ARRIVAL] += 1
                 ns = NONE
                 h = o
                 t = -1
@@ -239,7 +255,7 @@ class PlainPerson(mesa.Agent):
         if ns != s:
             self.steps_in_stage = 0
             self.stage = ns
-        elif self.steps_in_stage < K.MAX_STEPS_IN_STAGE:
+        elif self.steps_in_stage < MAX_STEPS_IN_STAGE:
             self.steps_in_stage += 1
         self.home = h
         self.target = t
@@ -269,13 +285,8 @@ class PlainRelationModel(mesa.Model):
         self.dt = float(src.dt)
         R = src.table.n
         self.n_regions = R
-        # inputs, as Python lists (constant over the run)
+        # inputs that do not change during a run, as Python lists
         self.type_mult = src._type_mult.tolist()
-        self.access = src.gravity.access.tolist()
-        self.cost_engage = src._cost_engage.astype(float).tolist()
-        self.cost_lapse = src._cost_lapse.astype(float).tolist()
-        self.choice_cum = src.gravity.choice_cum.tolist()
-        self.choice_p = src.gravity.choice_p.tolist()
         self.yukari_bonus = float(cfg.choice.yukari_bonus)
         self.outflow_cum = src.gravity.outflow_cum.tolist()
         self.is_rural = src._is_rural.tolist()
@@ -291,12 +302,12 @@ class PlainRelationModel(mesa.Model):
         self.deepen_next = src._deepen_next.tolist()
         self.dual_settle_factor = float(cfg.rates.dual_settle_factor)
         self.leave_window_steps = int(src._leave_window)
+        self.youth_max_age = float(cfg.rates.youth_outflow_max_age)
+        self._inputs_key = object()  # inputs the levers set: converted on the first step
         # capacities scaled to the subset; last step's demand likewise
         alive = int(np.count_nonzero(src.people.stage[: src.people.n] != DEAD))
         self.share = len(ids) / alive
-        self.cap = np.stack([src._cap_engage, src._cap_housing], axis=1) * self.share
         self.demand = (src._demand * self.share).tolist()
-        self.rate: list[list[float]] = []
         self.ration: list[list[float]] = []
         self._reset_tallies()
 
@@ -309,16 +320,31 @@ class PlainRelationModel(mesa.Model):
 
     def _reset_tallies(self) -> None:
         R = self.n_regions
-        self.by_target = [[[0] * K.N_TYPES for _ in range(K.N_STAGES)] for _ in range(R)]
-        self.by_home = [[0] * K.N_STAGES for _ in range(R)]
-        self.flows = [[0] * K.N_FLOWS for _ in range(R)]
+        self.by_target = [[[0] * N_TYPES for _ in range(N_STAGES)] for _ in range(R)]
+        self.by_home = [[0] * N_STAGES for _ in range(R)]
+        self.flows = [[0] * N_FLOWS for _ in range(R)]
+        self.visit_pairs = [[[0] * R for _ in range(R)] for _ in range(N_CLASSES)]
+
+    def _lever_inputs(self, k: int) -> None:
+        """Inputs the levers set (rates, access, costs, choice tables, type bias, settling), as lists."""
+        src = self.source
+        fold_levers(src, k)
+        if src._inputs_key == self._inputs_key:
+            return
+        self._inputs_key = src._inputs_key
+        self.rate = src._rate.tolist()
+        self.access = src._access.tolist()
+        self.cost_engage = src._cost_engage.astype(float).tolist()
+        self.cost_lapse = src._cost_lapse.astype(float).tolist()
+        self.choice_cum = src._choice_cum.tolist()
+        self.choice_p = src._choice_p.tolist()
+        self.type_bias = src._inputs.type_bias.tolist()
+        self.settle_pair = src._inputs.settle_pair.tolist()
+        self.cap = np.stack([src._cap_engage, src._cap_housing], axis=1) * self.share
 
     def step(self) -> None:
         """The model-level part of RelationModel.step that the kernel needs, then every agent's step."""
-        src = self.source
-        k = self.first_step + self.steps - 1
-        date = src.dates[k]
-        self.rate = (src._base_rate[None, :] * src.levers.hazard_multipliers(date.strftime("%Y-%m"))).tolist()
+        self._lever_inputs(self.first_step + self.steps - 1)
         demand = np.asarray(self.demand, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             self.ration = np.minimum(np.where(demand > 0, self.cap / demand, 1.0), 1.0).tolist()
