@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Kankei performance benchmark: Numba kernel vs full model step vs plain Mesa, in one process.
 
     uv run python benchmarks/bench_kernel.py [--people-per-agent 100] [--steps 24] ...
@@ -34,7 +33,7 @@ for _p in (str(ROOT), str(HERE)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 # targets (from the performance issue)
 TARGET_KERNEL = 100e6      # agent-steps/s, kernel alone
@@ -64,29 +63,11 @@ def new_outputs(model) -> tuple:
 
 
 def kernel_args(model, k: int, people=None, outputs=None, ration=None) -> tuple:
-    """The argument tuple `RelationModel.step` passes to `kernel.advance` at step index `k`.
-
-    Copied from `RelationModel.step` (keep in sync; `check_kernel_args` verifies it). Call
-    `prepare_inputs(model, k)` first. `people`, `outputs` and `ration` substitute a subset's
-    arrays for the model's own.
+    """The argument tuple `RelationModel.step` passes to `kernel.advance` at step index `k`
+    (`RelationModel.kernel_arguments`). Call `prepare_inputs(model, k)` first. `people`, `outputs`
+    and `ration` substitute a subset's arrays for the model's own.
     """
-    p = model.people if people is None else people
-    cfg = model.config
-    out = tuple(getattr(model, name) for name in OUTPUT_NAMES) if outputs is None else outputs
-    return (
-        p.stage, p.etype, p.home, p.target, p.origin, p.birth, p.flags, p.age, p.tie, p.visit_days,
-        p.steps_in_stage, p.engage_factor, p.mobility_factor, p.n,
-        model.key, np.int64(k), model.dt,
-        model._rate, model._type_mult, model._access, model._cost_engage, model._cost_lapse,
-        model._choice_cum, model._choice_p, cfg.choice.yukari_bonus,
-        model.gravity.outflow_cum, model._is_rural, model._ration() if ration is None else ration,
-        model._mortality, model._visit_rate,
-        model._tie_keep, cfg.ties.gain_per_visit_day, cfg.ties.kappa_engage, cfg.ties.kappa_lapse,
-        model._type_weights, cfg.types.work_mult_capable, cfg.types.work_mult_other,
-        model._inputs.type_bias, model._inputs.settle_pair, model._deepen_next,
-        cfg.rates.dual_settle_factor, model._leave_window, cfg.rates.youth_outflow_max_age,
-        *out,
-    )
+    return model.kernel_arguments(k, people=people, outputs=outputs, ration=ration)
 
 
 class Arrays:
@@ -371,7 +352,7 @@ def cache_check(model, kernel, snap, tiny: int, runs: int) -> dict:
         for _ in range(runs):
             t = time.perf_counter()
             proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=ROOT,
-                                  capture_output=True, text=True, timeout=300)
+                                  capture_output=True, text=True, timeout=300, check=False)
             wall = time.perf_counter() - t
             if proc.returncode != 0:
                 return {"error": proc.stderr.strip()[-2000:]}
@@ -470,11 +451,11 @@ def machine_info(numba, mesa) -> list[str]:
         f"CPU            {cpu}; os.cpu_count()={os.cpu_count()}, usable={affinity}",
         f"platform       {platform.platform()}",
         f"python         {platform.python_version()} ({sys.executable})",
-        f"versions       numpy {np.__version__}, numba {numba.__version__}, llvmlite {llvmlite.__version__}, "
-        f"mesa {mesa.__version__}",
-        f"numba threads  NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', '(unset)')} -> "
-        f"config {numba.config.NUMBA_NUM_THREADS}, default get_num_threads()={numba.get_num_threads()}; "
-        f"threading layer {layer} (requested: {numba.config.THREADING_LAYER})",
+        (f"versions       numpy {np.__version__}, numba {numba.__version__}, llvmlite {llvmlite.__version__}, "
+         f"mesa {mesa.__version__}"),
+        (f"numba threads  NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', '(unset)')} -> "
+         f"config {numba.config.NUMBA_NUM_THREADS}, default get_num_threads()={numba.get_num_threads()}; "
+         f"threading layer {layer} (requested: {numba.config.THREADING_LAYER})"),
         f"load average   {load}",
     ]
 
@@ -503,10 +484,10 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     import mesa
     import numba
+    from plain_mesa import PlainRelationModel
 
     from model import kernel
     from model.relation_model import RelationModel
-    from plain_mesa import PlainRelationModel
     t_import = time.perf_counter() - t
 
     print("=" * 96)

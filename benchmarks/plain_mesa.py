@@ -35,11 +35,36 @@ import mesa
 import numpy as np
 
 # the kernel's codes, as plain module globals (cheaper to look up in Python than kernel.X)
-from model.kernel import (  # noqa: F401
-    DEAD, DUAL, ENGAGED, F_DEATH, F_ENGAGE_REJECTED, F_HOUSING_REJECTED, F_LEAVE_ARRIVAL, F_YOUTH_INFLOW,
-    FLAG_SIDEJOB, FLAG_TELEWORK, MAX_AGE, MAX_STEPS_IN_STAGE, N_CLASSES, N_FLOWS, N_STAGES, N_TYPES, NONE,
-    SETTLED, T_DEEPEN, T_DUAL, T_ENGAGE, T_LAPSE_DUAL, T_LAPSE_ENGAGED, T_LAPSE_VISITOR, T_LEAVE, T_SETTLE,
-    T_VISIT, T_YOUTH_OUTFLOW, VISITOR,
+from model.kernel import (
+    DEAD,
+    DUAL,
+    ENGAGED,
+    F_DEATH,
+    F_ENGAGE_REJECTED,
+    F_HOUSING_REJECTED,
+    F_LEAVE_ARRIVAL,
+    F_YOUTH_INFLOW,
+    FLAG_SIDEJOB,
+    FLAG_TELEWORK,
+    MAX_AGE,
+    MAX_STEPS_IN_STAGE,
+    N_CLASSES,
+    N_FLOWS,
+    N_STAGES,
+    N_TYPES,
+    NONE,
+    SETTLED,
+    T_DEEPEN,
+    T_DUAL,
+    T_ENGAGE,
+    T_LAPSE_DUAL,
+    T_LAPSE_ENGAGED,
+    T_LAPSE_VISITOR,
+    T_LEAVE,
+    T_SETTLE,
+    T_VISIT,
+    T_YOUTH_OUTFLOW,
+    VISITOR,
 )
 
 
@@ -62,7 +87,7 @@ def _report_region(s: int, home: int, target: int) -> int:
 class PlainPerson(mesa.Agent):
     """One adult; the state the kernel keeps in the People arrays, as attributes."""
 
-    def __init__(self, model: "PlainRelationModel", index: int, stage: int, etype: int, home: int,
+    def __init__(self, model: PlainRelationModel, index: int, stage: int, etype: int, home: int,
                  target: int, origin: int, birth: int, flags: int, age: float, tie: float,
                  visit_days: int, steps_in_stage: int, engage_factor: float,
                  mobility_factor: float) -> None:

@@ -13,7 +13,7 @@ they are repeated here as module constants because Numba freezes globals at comp
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import get_thread_id, njit, prange
 
 # --- codes (values of model.stages enums; tests check they agree) -------------------------------
 NONE, VISITOR, ENGAGED, DUAL, SETTLED, DEAD = 0, 1, 2, 3, 4, 5
@@ -163,6 +163,8 @@ def advance(
     dual_settle_factor, leave_window_steps, youth_max_age,
     # outputs (overwritten)
     by_target, by_home, flows, demand, visit_pairs,
+    # numba.get_num_threads() of the caller: sizes the per-thread visit-pair tallies
+    n_threads,
 ):
     """Advance people `0..n-1` by one step of length `dt` years; return nothing, fill the outputs.
 
@@ -174,14 +176,16 @@ def advance(
     1 − exp(−Λ·dt) and event k is chosen with probability λ_k/Λ. `rate[r, k]` already includes
     the base rate and every lever multiplier for transition k attributed to region r.
     The people loop runs in parallel over NCHUNK fixed chunks, each with its own histograms,
-    which are then summed in chunk order (integers: exact, whatever the thread count).
+    which are then summed in chunk order (integers: exact, whatever the thread count). The large
+    visit-pair tallies are kept per thread instead (integer sums: the order does not matter).
+    The exponential is only evaluated when the draw could be an event (u < Λ·dt, as 1 − e^(−x) ≤ x).
     """
     n_regions = by_target.shape[0]
     loc_target = np.zeros((NCHUNK, n_regions, N_STAGES, N_TYPES), dtype=np.int64)
     loc_home = np.zeros((NCHUNK, n_regions, N_STAGES), dtype=np.int64)
     loc_flows = np.zeros((NCHUNK, n_regions, N_FLOWS), dtype=np.int64)
     loc_demand = np.zeros((NCHUNK, n_regions, 2), dtype=np.int64)
-    loc_pairs = np.zeros((NCHUNK, N_CLASSES, n_regions, n_regions), dtype=np.int32)
+    loc_pairs = np.zeros((max(n_threads, 1), N_CLASSES, n_regions, n_regions), dtype=np.int32)
     _advance_chunks(
         stage, etype, home, target, origin, birth, flags, age, tie, visit_days, steps_in_stage,
         engage_factor, mobility_factor, n, key, step, dt,
@@ -201,7 +205,8 @@ def advance(
         by_home += loc_home[c]
         flows += loc_flows[c]
         demand += loc_demand[c]
-        visit_pairs += loc_pairs[c]
+    for th in range(loc_pairs.shape[0]):
+        visit_pairs += loc_pairs[th]
 
 
 @njit(cache=True, parallel=True)
@@ -225,6 +230,7 @@ def _advance_chunks(
     ftie_gain = np.float32(tie_gain)
 
     for c in prange(NCHUNK):
+        th = get_thread_id()
         lo = c * n // NCHUNK
         hi = (c + 1) * n // NCHUNK
         for i in range(lo, hi):
@@ -246,7 +252,7 @@ def _advance_chunks(
                     tie_i += ftie_gain * np.float32(days)
                     vd = np.int64(visit_days[i]) + days
                     visit_days[i] = min(vd, 65535)
-                    loc_pairs[c, cls, h, t] += days
+                    loc_pairs[th, cls, h, t] += days
 
             # competing hazards of the current stage
             mu = mortality[min(np.int64(a), MAX_AGE)]
@@ -277,7 +283,7 @@ def _advance_chunks(
 
             total = mu + l0 + l1 + l2 + l3
             event = -1  # -1 nothing, 0..3 the stage's events, 9 death
-            if total > 0.0:
+            if total > 0.0 and u < total * dt + 1e-12:
                 p_any = 1.0 - np.exp(-total * dt)
                 if u < p_any:
                     x = u / p_any * total

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import mesa
+import numba
 import numpy as np
 import pandas as pd
 
@@ -165,21 +166,8 @@ class RelationModel(mesa.Model):
         if key != self._inputs_key:
             self._fold(self.levers.inputs(ctx))
             self._inputs_key = key
-        p = self.people
+        kernel.advance(*self.kernel_arguments(k))
         cfg = self.config
-        kernel.advance(
-            p.stage, p.etype, p.home, p.target, p.origin, p.birth, p.flags, p.age, p.tie, p.visit_days,
-            p.steps_in_stage, p.engage_factor, p.mobility_factor, p.n,
-            self.key, np.int64(k), self.dt,
-            self._rate, self._type_mult, self._access, self._cost_engage, self._cost_lapse,
-            self._choice_cum, self._choice_p, cfg.choice.yukari_bonus,
-            self.gravity.outflow_cum, self._is_rural, self._ration(), self._mortality, self._visit_rate,
-            self._tie_keep, cfg.ties.gain_per_visit_day, cfg.ties.kappa_engage, cfg.ties.kappa_lapse,
-            self._type_weights, cfg.types.work_mult_capable, cfg.types.work_mult_other,
-            self._inputs.type_bias, self._inputs.settle_pair, self._deepen_next,
-            cfg.rates.dual_settle_factor, self._leave_window, cfg.rates.youth_outflow_max_age,
-            self.counts_by_target, self.counts_by_home, self.last_flows, self._demand, self.visit_pairs,
-        )
         spending, revenue = self.levers.account(ctx, self._step_record(month))
         self.adoption.step(self.draws, k + 1, self.dt, self._inputs.adoption_rate_add)
         years = (self.dates[k + 1] - self.dates[0]).days / 365.2425
@@ -196,6 +184,28 @@ class RelationModel(mesa.Model):
         self.datacollector.collect(self)
         if k + 1 >= self.n_steps:
             self.running = False
+
+    def kernel_arguments(self, k: int, people: Any = None, outputs: tuple | None = None,
+                         ration: np.ndarray | None = None) -> tuple:
+        """The arguments of `kernel.advance` for step index `k` (benchmarks may swap people or outputs)."""
+        p = self.people if people is None else people
+        cfg = self.config
+        out = (self.counts_by_target, self.counts_by_home, self.last_flows, self._demand,
+               self.visit_pairs) if outputs is None else outputs
+        return (
+            p.stage, p.etype, p.home, p.target, p.origin, p.birth, p.flags, p.age, p.tie, p.visit_days,
+            p.steps_in_stage, p.engage_factor, p.mobility_factor, p.n,
+            self.key, np.int64(k), self.dt,
+            self._rate, self._type_mult, self._access, self._cost_engage, self._cost_lapse,
+            self._choice_cum, self._choice_p, cfg.choice.yukari_bonus,
+            self.gravity.outflow_cum, self._is_rural, self._ration() if ration is None else ration,
+            self._mortality, self._visit_rate,
+            self._tie_keep, cfg.ties.gain_per_visit_day, cfg.ties.kappa_engage, cfg.ties.kappa_lapse,
+            self._type_weights, cfg.types.work_mult_capable, cfg.types.work_mult_other,
+            self._inputs.type_bias, self._inputs.settle_pair, self._deepen_next,
+            cfg.rates.dual_settle_factor, self._leave_window, cfg.rates.youth_outflow_max_age,
+            *out, numba.get_num_threads(),
+        )
 
     def _context(self, month: str, fy: int) -> LeverContext:
         return LeverContext(table=self.table, travel=self.travel, dt=self.dt, month=month, fiscal_year=fy,
