@@ -1,0 +1,299 @@
+"""The sweep runner (スイープ実行): every run of a plan, on any executor, into a resumable store.
+
+`run_sweep(plan, directory, handle)` submits the runs that are not finished yet to an executor
+(anything with the `concurrent.futures.Executor` interface), keeps a bounded number in flight, and
+writes each result as it arrives. A run that raises is recorded as failed, with its traceback, and
+the sweep goes on. Workers compute and encode a run's Parquet file and return its bytes; only this
+process writes into the sweep folder, so files are never half-written and never written twice.
+
+`execute(task)` is the unit of work: it runs one `RelationModel` (or a function model) and returns
+a `RunResult`; it never raises.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from experiments.spec import Plan, PlannedRun
+from experiments.store import SweepStore, encode_results
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """What a worker receives for one run (small: the validated scenario, not the data)."""
+
+    run: int
+    point: int
+    rep: int
+    seed: int
+    params: dict[str, Any]
+    param_hash: str
+    model: str                        # 'kankei' or a function model
+    scenario: Any                     # KankeiScenario for 'kankei', else None
+    keep: tuple[str, ...]
+    by_region: bool
+    outcomes: tuple[str, ...] | None
+    types: dict[str, str]
+    numba_threads: int | None = None
+
+
+@dataclass
+class RunResult:
+    """What a worker returns: the run-table row, the Parquet bytes (ok runs) and the outcomes."""
+
+    run: int
+    status: str                       # 'ok' or 'failed'
+    row: dict[str, Any]
+    payload: bytes | None = None
+    outcomes: dict[str, float] = field(default_factory=dict)
+
+
+# --- provenance, once per worker process ---------------------------------------------------------
+@lru_cache(maxsize=1)
+def _provenance() -> tuple[str, str]:
+    import json
+
+    from experiments.provenance import code_version, package_versions
+
+    return code_version(), json.dumps(package_versions(), sort_keys=True)
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def numba_compiles() -> int:
+    """Kernel compilations (Numba cache misses) in this process so far; 0 when all came from the cache."""
+    kernel = sys.modules.get("model.kernel")
+    if kernel is None:
+        return 0
+    total = 0
+    for obj in vars(kernel).values():
+        stats = getattr(obj, "stats", None)
+        if stats is not None and hasattr(stats, "cache_misses"):
+            total += int(sum(stats.cache_misses.values()))
+    return total
+
+
+def _row(task: RunTask, status: str, wall: float, started: str, error: str | None = None) -> dict[str, Any]:
+    code, packages = _provenance()
+    return {"run": task.run, "point": task.point, "rep": task.rep, "seed": task.seed, **task.params,
+            "status": status, "wall_seconds": round(wall, 4), "started": started, "worker": _worker_id(),
+            "code_version": code, "parameter_hash": task.param_hash, "packages": packages,
+            "numba_compiles": numba_compiles(), "error": error}
+
+
+# --- one run -------------------------------------------------------------------------------------
+def simulate(task: RunTask):
+    """Run the Kankei model of one task to its horizon; returns the finished `RelationModel`."""
+    from model import RelationModel
+
+    if task.numba_threads:
+        import numba
+
+        numba.set_num_threads(min(task.numba_threads, numba.config.NUMBA_NUM_THREADS))
+    model = RelationModel(scenario=task.scenario, rng=task.seed)
+    model.run()
+    return model
+
+
+def execute(task: RunTask) -> RunResult:
+    """Run one task and encode its results; any exception becomes a failed result with its traceback."""
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    t0 = time.perf_counter()
+    try:
+        if task.model == "kankei":
+            from experiments.outcomes import records
+
+            model = simulate(task)
+            frame, values = records(model, list(task.keep), task.by_region, list(task.outcomes or []) or None)
+        else:
+            from experiments.outcomes import Records, summary
+            from experiments.spec import resolve_function
+
+            returned = resolve_function(task.model)(dict(task.params), task.seed)
+            values = {k: float(v) for k, v in returned.items() if not task.outcomes or k in task.outcomes}
+            frame = Records([summary(values)])
+        wall = time.perf_counter() - t0
+        row = _row(task, "ok", wall, started)
+        payload = encode_results(frame, row, task.params, task.types, row)
+        return RunResult(task.run, "ok", row, payload, values)
+    except Exception:  # noqa: BLE001  (recorded, the sweep goes on)
+        wall = time.perf_counter() - t0
+        return RunResult(task.run, "failed", _row(task, "failed", wall, started, traceback.format_exc()))
+
+
+def failed_result(task: RunTask, exc: BaseException) -> RunResult:
+    """A failed result for a task whose future raised (worker died, could not pickle, ...)."""
+    text = "".join(traceback.format_exception(exc))
+    row = _row(task, "failed", 0.0, "", f"the executor lost the run: {text}")
+    row["worker"] = ""
+    return RunResult(task.run, "failed", row)
+
+
+def make_tasks(plan: Plan, runs: list[PlannedRun], types: dict[str, str], numba_threads: int | None) -> list[RunTask]:
+    """Tasks for the given runs of a plan."""
+    spec = plan.spec
+    outcomes = tuple(spec.outputs.outcomes) if spec.outputs.outcomes else None
+    return [RunTask(run=r.run, point=r.point, rep=r.rep, seed=r.seed, params=r.params, param_hash=r.param_hash,
+                    model=spec.model, scenario=plan.scenarios.get(r.point), keep=tuple(spec.outputs.keep),
+                    by_region=spec.outputs.by_region, outcomes=outcomes, types=types,
+                    numba_threads=numba_threads) for r in runs]
+
+
+# --- the sweep -----------------------------------------------------------------------------------
+@dataclass
+class SweepReport:
+    """What a sweep session did."""
+
+    directory: Path
+    planned: int
+    already_done: int
+    skipped_failed: int = 0
+    ok: int = 0
+    failed: int = 0
+    wall_seconds: float = 0.0
+    failures: list[tuple[int, str]] = field(default_factory=list)
+    interrupted: bool = False
+    executor: str = ""
+
+    @property
+    def remaining(self) -> int:
+        """Runs without a result after this session (failed or never run)."""
+        return self.planned - self.already_done - self.ok
+
+    @property
+    def complete(self) -> bool:
+        """Every planned run has its result."""
+        return self.remaining == 0
+
+    @property
+    def runs_per_minute(self) -> float:
+        done = self.ok + self.failed
+        return 60.0 * done / self.wall_seconds if self.wall_seconds > 0 else float("nan")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"planned": self.planned, "already_done": self.already_done, "skipped_failed": self.skipped_failed,
+                "ok": self.ok, "failed": self.failed,
+                "wall_seconds": round(self.wall_seconds, 3), "runs_per_minute": round(self.runs_per_minute, 2),
+                "interrupted": self.interrupted, "executor": self.executor,
+                "failed_runs": [r for r, _ in self.failures]}
+
+
+class Progress:
+    """Callbacks the runner reports to (the CLI's progress bar); the default does nothing."""
+
+    def start(self, total: int, already_done: int) -> None: ...
+
+    def update(self, result: RunResult) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class TqdmProgress(Progress):
+    """A progress bar: runs done, failed, and the estimated time left."""
+
+    def __init__(self, name: str, disable: bool = False) -> None:
+        self.name = name
+        self.disable = disable
+        self.bar = None
+        self.failed = 0
+
+    def start(self, total: int, already_done: int) -> None:
+        from tqdm import tqdm
+
+        desc = self.name + (f" ({already_done} done before)" if already_done else "")
+        self.bar = tqdm(total=total, desc=desc, unit="run", file=sys.stderr, disable=self.disable or None,
+                        dynamic_ncols=True)
+        self.bar.set_postfix_str("failed=0", refresh=False)
+
+    def update(self, result: RunResult) -> None:
+        if result.status != "ok":
+            self.failed += 1
+            self.bar.set_postfix_str(f"failed={self.failed}", refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_sweep(plan: Plan, directory: str | Path, handle, *, resume: bool = False, retry_failed: bool = True,
+              progress: Progress | None = None, spec_text: str | None = None, durable: bool = True,
+              task_fn: Callable[[RunTask], RunResult] = execute) -> SweepReport:
+    """Run every unfinished run of `plan` on `handle` (an `ExecutorHandle`) into the store at `directory`.
+
+    Finished runs (their result file exists) are skipped; failed runs are run again unless
+    `retry_failed` is false. On KeyboardInterrupt the runs in flight are abandoned, everything
+    finished stays, and the interrupt propagates after the report is recorded.
+    """
+    progress = progress or Progress()
+    if spec_text is None and plan.spec_path and Path(plan.spec_path).is_file():
+        spec_text = Path(plan.spec_path).read_text(encoding="utf-8")
+    store = SweepStore(directory, durable=durable)
+    state = store.open(plan, resume=resume, spec_text=spec_text)
+    try:
+        skip = set(state["finished"]) | (set() if retry_failed else set(state["failed"]))
+        todo = [r for r in plan.runs if r.run not in skip]
+        report = SweepReport(Path(directory), len(plan.runs), len(state["finished"]), executor=handle.description)
+        if not retry_failed:
+            report.skipped_failed = len(state["failed"])
+        tasks = iter(make_tasks(plan, todo, store.types, handle.numba_threads))
+        in_flight: dict[Future, RunTask] = {}
+        start = time.perf_counter()
+        progress.start(len(todo), len(state["finished"]))
+        try:
+            _fill(handle, tasks, in_flight, task_fn)
+            while in_flight:
+                done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    task = in_flight.pop(fut)
+                    try:
+                        result = fut.result()
+                    except Exception as exc:  # noqa: BLE001  (the executor lost it: record and go on)
+                        result = failed_result(task, exc)
+                    _record(store, result, report)
+                    progress.update(result)
+                _fill(handle, tasks, in_flight, task_fn)
+        except KeyboardInterrupt:
+            report.interrupted = True
+            for fut in in_flight:
+                fut.cancel()
+            raise
+        finally:
+            report.wall_seconds = time.perf_counter() - start
+            progress.close()
+            store.finish({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **report.as_dict()})
+    finally:
+        store.close()
+    return report
+
+
+def _fill(handle, tasks, in_flight: dict, task_fn) -> None:
+    while len(in_flight) < handle.in_flight():
+        task = next(tasks, None)
+        if task is None:
+            return
+        in_flight[handle.executor.submit(task_fn, task)] = task
+
+
+def _record(store: SweepStore, result: RunResult, report: SweepReport) -> None:
+    if result.status == "ok" and result.payload is not None:
+        store.write_result(result.run, result.payload)
+        store.write_row(result.row)
+        report.ok += 1
+    else:
+        store.write_row(result.row)
+        report.failed += 1
+        last = (result.row.get("error") or "").strip().splitlines()
+        report.failures.append((result.run, last[-1] if last else "failed"))
