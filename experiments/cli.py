@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from experiments import arguments
 from experiments.sweep_cli import register as register_sweep_commands
-from model.parameters import DEFAULT_SCENARIO, REPO_ROOT, ScenarioError, load_scenario, parse_value
+from model.parameters import DEFAULT_SCENARIO, REPO_ROOT, ScenarioError, load_scenario
 
 EXIT_USAGE = 2
 
@@ -46,34 +47,10 @@ and comparison.png.
 """
 
 
-def _overrides(pairs: list[str]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ScenarioError("--set", pair, "expected KEY=VALUE, e.g. run.people_per_agent=1000")
-        out[key.strip()] = parse_value(value.strip())
-    return out
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,9 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                          epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("scenario", nargs="?", default=str(DEFAULT_SCENARIO),
                      help="scenario TOML file (default: scenarios/baseline.toml)")
-    run.add_argument("--reps", type=_positive_int, default=1, metavar="N",
+    run.add_argument("--reps", type=arguments.positive_int, default=1, metavar="N",
                      help="replications, seeded from --seed by numpy SeedSequence (default 1)")
-    run.add_argument("--seed", type=_seed, default=None, metavar="S",
+    run.add_argument("--seed", type=arguments.seed, default=None, metavar="S",
                      help="root seed (default: the scenario's run.seed)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                      help="override a scenario value by dotted name, e.g. --set run.horizon_years=5 (repeatable)")
@@ -102,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                          epilog=COMPARE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     cmp.add_argument("baseline", help="baseline scenario TOML")
     cmp.add_argument("policies", nargs="+", metavar="POLICY", help="policy scenario TOML files")
-    cmp.add_argument("--reps", type=_positive_int, default=5, metavar="N", help="replications (default 5)")
-    cmp.add_argument("--seed", type=_seed, default=None, metavar="S", help="root seed (default: the baseline's)")
+    cmp.add_argument("--reps", type=arguments.positive_int, default=5, metavar="N", help="replications (default 5)")
+    cmp.add_argument("--seed", type=arguments.seed, default=None, metavar="S", help="root seed (default: the baseline's)")
     cmp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                      help="override a value in the baseline and every policy (repeatable)")
     cmp.add_argument("--out", metavar="DIR", default=None,
@@ -120,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from experiments.runs import run_scenario, write_outputs
 
-    scenario = load_scenario(args.scenario, overrides=_overrides(args.overrides))
+    scenario = load_scenario(args.scenario, overrides=arguments.overrides(args.overrides))
     out_dir = Path(args.out) if args.out else REPO_ROOT / "results" / scenario.name
     total = args.reps * scenario.config.run.n_steps
     with tqdm(total=total, desc=f"{scenario.name}", unit="step", disable=True if args.quiet else None,
@@ -146,7 +123,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from experiments.compare import compare
     from experiments.plots import plot_comparison
 
-    overrides = _overrides(args.overrides)
+    overrides = arguments.overrides(args.overrides)
     baseline = load_scenario(args.baseline, overrides=overrides)
     policies = [load_scenario(p, overrides=overrides) for p in args.policies]
     out_dir = Path(args.out) if args.out else REPO_ROOT / "results" / f"compare_{baseline.name}"

@@ -13,7 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from model.parameters import REPO_ROOT, ScenarioError, parse_value
+from experiments import arguments
+from model.parameters import REPO_ROOT, ScenarioError
 
 EXIT_FAILED_RUNS = 1
 EXIT_INTERRUPTED = 130
@@ -47,34 +48,10 @@ writes DIR/_sensitivity/indices.csv, indices.json and indices.png.
 """
 
 
-def _parse_set(pairs: list[str]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ScenarioError("--set", pair, "expected KEY=VALUE, e.g. run.people_per_agent=1000")
-        out[key.strip()] = parse_value(value.strip())
-    return out
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {value}")
-    return value
 
 
 def _conf(text: str) -> float:
@@ -91,13 +68,13 @@ def _sweep_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", help="experiment spec TOML (examples in experiments/specs/)")
     p.add_argument("--executor", choices=("serial", "processes", "dask"), default=None,
                    help="where runs execute (default: processes, a local spawn pool; dask with --scheduler)")
-    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--workers", type=arguments.positive_int, default=None, metavar="N",
                    help="worker processes for processes / a local Dask cluster (default: usable cores)")
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="Dask scheduler to connect to, e.g. tcp://host:8786 (default: start a LocalCluster)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a scenario value for every run, e.g. --set run.people_per_agent=10000 (repeatable)")
-    p.add_argument("--seed", type=_seed, default=None, metavar="S",
+    p.add_argument("--seed", type=arguments.seed, default=None, metavar="S",
                    help="root seed (default: the spec's seed, else the scenario's run.seed)")
     p.add_argument("--out", metavar="DIR", default=None, help="sweep folder (default: results/sweeps/<spec name>/)")
     p.add_argument("--resume", action="store_true",
@@ -125,7 +102,7 @@ def register(subparsers) -> None:
     _sweep_arguments(sens)
     sens.add_argument("--outcome", action="append", default=None, metavar="NAME",
                       help="run-level outcome to analyse (repeatable; default: all the sweep keeps)")
-    sens.add_argument("--resamples", type=_positive_int, default=1000, metavar="N",
+    sens.add_argument("--resamples", type=arguments.positive_int, default=1000, metavar="N",
                       help="bootstrap resamples for the confidence intervals (default 1000)")
     sens.add_argument("--conf-level", type=_conf, default=0.95, metavar="P",
                       help="confidence level of the intervals (default 0.95)")
@@ -143,7 +120,7 @@ def _prepare(args: argparse.Namespace, sensitivity: bool = False):
                                 f"got {spec.design.kind!r}")
         if "summary" not in spec.outputs.keep:
             raise ScenarioError(args.spec, "outputs.keep", "sensitivity needs 'summary' (run-level outcomes)")
-    plan = build_plan(spec, str(args.spec), overrides=_parse_set(args.overrides), seed=args.seed)
+    plan = build_plan(spec, str(args.spec), overrides=arguments.overrides(args.overrides), seed=args.seed)
     if getattr(args, "outcome", None):
         from experiments.outcomes import OUTCOMES
 
