@@ -11,6 +11,17 @@ import pandas as pd
 
 from model.stages import Stage
 
+def finish(fig: plt.Figure, path: Path | None = None, title: str = "") -> plt.Figure:
+    """Title, tight layout, and (with a path) save as PNG and close; returns the figure."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig
+
+
 STAGE_COLOURS = {
     Stage.VISITOR: "#8fb8de", Stage.ENGAGED: "#2a6f97", Stage.DUAL: "#f4a259", Stage.SETTLED: "#bc4b51",
 }
@@ -37,13 +48,7 @@ def plot_stages(stages: pd.DataFrame, path: Path | None = None, title: str = "")
     for ax in axes:
         ax.legend(loc="best", fontsize=8)
         ax.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-    return fig
+    return finish(fig, path, title)
 
 
 def plot_comparison(series: pd.DataFrame, cost: pd.DataFrame, path: Path | None = None) -> plt.Figure:
@@ -72,8 +77,4 @@ def plot_comparison(series: pd.DataFrame, cost: pd.DataFrame, path: Path | None 
         ax.invert_yaxis()
     for ax in axes:
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-    return fig
+    return finish(fig, path)

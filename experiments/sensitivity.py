@@ -142,8 +142,8 @@ def plot_indices(indices: pd.DataFrame, path: str | Path | None = None, title: s
     """Bar chart per outcome: S1 and ST (Sobol) or μ* and σ (Morris), with confidence intervals."""
     import matplotlib.pyplot as plt
 
-    import experiments.plots  # noqa: F401  (Agg backend and Japanese fonts)
     from experiments.outcomes import OUTCOMES
+    from experiments.plots import finish  # also registers the Japanese fonts
 
     outcomes = list(dict.fromkeys(indices["outcome"]))
     fig, axes = plt.subplots(len(outcomes), 1, figsize=(8, 2.2 + 0.45 * indices["parameter"].nunique()
@@ -167,13 +167,7 @@ def plot_indices(indices: pd.DataFrame, path: str | Path | None = None, title: s
         ax.axvline(0, color="black", linewidth=0.6)
         ax.grid(axis="x", alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-    return fig
+    return finish(fig, path, title)
 
 
 def write_report(directory: str | Path, indices: pd.DataFrame) -> Path:

@@ -141,16 +141,22 @@ def _prepare(args: argparse.Namespace, sensitivity: bool = False):
 
 
 def _run(args: argparse.Namespace, plan, kind: str, out: Path):
+    """Run the sweep; None if interrupted with Ctrl-C (finished runs are kept)."""
     from experiments.executors import open_executor
     from experiments.sweep import TqdmProgress, run_sweep
 
     spec_text = Path(args.spec).read_text(encoding="utf-8")
-    with open_executor(kind, workers=args.workers, scheduler=args.scheduler) as handle:
-        print(f"{plan.name}: {plan.spec.design.kind} design, {plan.n_points} point(s) × "
-              f"{plan.spec.replications} replication(s) = {len(plan.runs)} runs, root seed {plan.root_seed}; "
-              f"{handle.description}", file=sys.stderr)
-        return run_sweep(plan, out, handle, resume=args.resume, retry_failed=not args.skip_failed,
-                         progress=TqdmProgress(plan.name, disable=args.quiet), spec_text=spec_text)
+    try:
+        with open_executor(kind, workers=args.workers, scheduler=args.scheduler) as handle:
+            print(f"{plan.name}: {plan.spec.design.kind} design, {plan.n_points} point(s) × "
+                  f"{plan.spec.replications} replication(s) = {len(plan.runs)} runs, root seed {plan.root_seed}; "
+                  f"{handle.description}", file=sys.stderr)
+            return run_sweep(plan, out, handle, resume=args.resume, retry_failed=not args.skip_failed,
+                             progress=TqdmProgress(plan.name, disable=args.quiet), spec_text=spec_text)
+    except KeyboardInterrupt:
+        print(f"kankei: interrupted; finished runs are kept in {out}; run the same command again to resume",
+              file=sys.stderr)
+        return None
 
 
 def _print_report(report, out: Path) -> None:
@@ -175,11 +181,8 @@ def _print_report(report, out: Path) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     """`kankei sweep`."""
     plan, kind, out = _prepare(args)
-    try:
-        report = _run(args, plan, kind, out)
-    except KeyboardInterrupt:
-        print(f"kankei: interrupted; finished runs are kept in {out}; run the same command again to resume",
-              file=sys.stderr)
+    report = _run(args, plan, kind, out)
+    if report is None:
         return EXIT_INTERRUPTED
     _print_report(report, out)
     return 0 if report.complete else EXIT_FAILED_RUNS
@@ -192,11 +195,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     from experiments.sensitivity import analyze, format_table, write_report
 
     plan, kind, out = _prepare(args, sensitivity=True)
-    try:
-        report = _run(args, plan, kind, out)
-    except KeyboardInterrupt:
-        print(f"kankei: interrupted; finished runs are kept in {out}; run the same command again to resume",
-              file=sys.stderr)
+    report = _run(args, plan, kind, out)
+    if report is None:
         return EXIT_INTERRUPTED
     _print_report(report, out)
     if not report.complete:
