@@ -92,6 +92,8 @@ class RelationModel(mesa.Model):
         self.datacollector = mesa.DataCollector(model_reporters={
             **{s.name.lower(): (lambda m, s=s: m.national(s)) for s in Stage if s != Stage.DEAD},
             "settlers": lambda m: float(m.last_flows[:, Flow.SETTLE].sum()) * m.people_per_agent,
+            "settlers_to_date": lambda m: float(m.history.flows[: m.history.last + 1, :, Flow.SETTLE].sum())
+            * m.people_per_agent,
             "adults": lambda m: float(m.counts_by_home.sum()) * m.people_per_agent,
         })
         self.datacollector.collect(self)

@@ -66,6 +66,7 @@ def test_mesa_conventions():
     dc = m.datacollector.get_model_vars_dataframe()
     assert len(dc) == 13 and {"none", "visitor", "engaged", "dual", "settled", "adults"} <= set(dc.columns)
     assert dc["engaged"].iloc[-1] == pytest.approx(m.national(Stage.ENGAGED))
+    assert dc["settlers_to_date"].iloc[-1] == pytest.approx(dc["settlers"].sum())
     assert tokyo.adult_population == pytest.approx(m.counts_by_home[tokyo.index].sum() * 2000)
 
 
