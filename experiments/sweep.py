@@ -32,12 +32,7 @@ from experiments.store import SweepStore, encode_results
 class RunTask:
     """What a worker receives for one run (small: the validated scenario, not the data)."""
 
-    run: int
-    point: int
-    rep: int
-    seed: int
-    params: dict[str, Any]
-    param_hash: str
+    planned: PlannedRun               # run id, design point, replication, seed, parameters, hash
     model: str                        # 'kankei' or a function model
     scenario: Any                     # KankeiScenario for 'kankei', else None
     keep: tuple[str, ...]
@@ -87,9 +82,10 @@ def numba_compiles() -> int:
 
 def _row(task: RunTask, status: str, wall: float, started: str, error: str | None = None) -> dict[str, Any]:
     code, packages = _provenance()
-    return {"run": task.run, "point": task.point, "rep": task.rep, "seed": task.seed, **task.params,
+    r = task.planned
+    return {"run": r.run, "point": r.point, "rep": r.rep, "seed": r.seed, **r.params,
             "status": status, "wall_seconds": round(wall, 4), "started": started, "worker": _worker_id(),
-            "code_version": code, "parameter_hash": task.param_hash, "packages": packages,
+            "code_version": code, "parameter_hash": r.param_hash, "packages": packages,
             "numba_compiles": numba_compiles(), "error": error}
 
 
@@ -102,7 +98,7 @@ def simulate(task: RunTask):
         import numba
 
         numba.set_num_threads(min(task.numba_threads, numba.config.NUMBA_NUM_THREADS))
-    model = RelationModel(scenario=task.scenario, rng=task.seed)
+    model = RelationModel(scenario=task.scenario, rng=task.planned.seed)
     model.run()
     return model
 
@@ -121,16 +117,16 @@ def execute(task: RunTask) -> RunResult:
             from experiments.outcomes import Records, summary
             from experiments.spec import resolve_function
 
-            returned = resolve_function(task.model)(dict(task.params), task.seed)
+            returned = resolve_function(task.model)(dict(task.planned.params), task.planned.seed)
             values = {k: float(v) for k, v in returned.items() if not task.outcomes or k in task.outcomes}
             frame = Records([summary(values)])
         wall = time.perf_counter() - t0
         row = _row(task, "ok", wall, started)
-        payload = encode_results(frame, row, task.params, task.types, row)
-        return RunResult(task.run, "ok", row, payload, values)
+        payload = encode_results(frame, row, task.planned.params, task.types, row)
+        return RunResult(task.planned.run, "ok", row, payload, values)
     except Exception:  # noqa: BLE001  (recorded, the sweep goes on)
         wall = time.perf_counter() - t0
-        return RunResult(task.run, "failed", _row(task, "failed", wall, started, traceback.format_exc()))
+        return RunResult(task.planned.run, "failed", _row(task, "failed", wall, started, traceback.format_exc()))
 
 
 def failed_result(task: RunTask, exc: BaseException) -> RunResult:
@@ -138,15 +134,14 @@ def failed_result(task: RunTask, exc: BaseException) -> RunResult:
     text = "".join(traceback.format_exception(exc))
     row = _row(task, "failed", 0.0, "", f"the executor lost the run: {text}")
     row["worker"] = ""
-    return RunResult(task.run, "failed", row)
+    return RunResult(task.planned.run, "failed", row)
 
 
 def make_tasks(plan: Plan, runs: list[PlannedRun], types: dict[str, str], numba_threads: int | None) -> list[RunTask]:
     """Tasks for the given runs of a plan."""
     spec = plan.spec
     outcomes = tuple(spec.outputs.outcomes) if spec.outputs.outcomes else None
-    return [RunTask(run=r.run, point=r.point, rep=r.rep, seed=r.seed, params=r.params, param_hash=r.param_hash,
-                    model=spec.model, scenario=plan.scenarios.get(r.point), keep=tuple(spec.outputs.keep),
+    return [RunTask(planned=r, model=spec.model, scenario=plan.scenarios.get(r.point), keep=tuple(spec.outputs.keep),
                     by_region=spec.outputs.by_region, outcomes=outcomes, types=types,
                     numba_threads=numba_threads) for r in runs]
 
