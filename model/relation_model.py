@@ -136,6 +136,12 @@ class RelationModel(mesa.Model):
         self.inputs.ration(self.tallies.demand)
         return ctx
 
+    def kernel_arguments(self, k: int) -> tuple:
+        """What `step` passes to `kernel.advance` at step index `k` (after `prepare_step(k)`):
+        people, region inputs, run tables, scalars, step, tallies. Benchmarks `_replace` parts."""
+        inp = self.inputs
+        return self.people.arrays(), inp.region, inp.tables, inp.scalars, np.int64(k), self.tallies
+
     def step(self) -> None:
         """Advance one step (a month by default): levers, kernel, spending, adoption, new adults, KPIs."""
         k = self.steps - 1  # Mesa has already counted this step
@@ -143,8 +149,8 @@ class RelationModel(mesa.Model):
             self.running = False
             return
         ctx = self.prepare_step(k)
+        kernel.advance(*self.kernel_arguments(k))
         inp = self.inputs
-        kernel.advance(self.people.arrays(), inp.region, inp.tables, inp.scalars, np.int64(k), self.tallies)
         cfg = self.config
         spending, revenue = self.levers.account(ctx, self._step_record(ctx.month))
         self.adoption.step(self.draws, k + 1, self.dt, inp.effects.adoption_rate_add)
