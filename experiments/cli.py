@@ -6,11 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from experiments import arguments
 from experiments.sweep_cli import register as register_sweep_commands
-from model.parameters import DEFAULT_SCENARIO, REPO_ROOT, ScenarioError, load_scenario
+from model.paths import default_scenario, results_dir
+from model.schema import ScenarioError
 
 EXIT_USAGE = 2
 
@@ -60,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a scenario and write tables, a chart and a manifest",
                          description="Run a scenario to its horizon, print a summary and write the results.",
                          epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("scenario", nargs="?", default=str(DEFAULT_SCENARIO),
-                     help="scenario TOML file (default: scenarios/baseline.toml)")
+    run.add_argument("scenario", nargs="?", default=None,
+                     help="scenario TOML file (default: the built-in scenarios/baseline.toml)")
     run.add_argument("--reps", type=arguments.positive_int, default=1, metavar="N",
                      help="replications, seeded from --seed by numpy SeedSequence (default 1)")
     run.add_argument("--seed", type=arguments.seed, default=None, metavar="S",
@@ -93,12 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`kankei run`: validate everything first, run, then write all outputs at once."""
+    import pandas as pd
     from tqdm import tqdm
 
     from experiments.runs import run_scenario, write_outputs
+    from model.parameters import load_scenario
 
-    scenario = load_scenario(args.scenario, overrides=arguments.overrides(args.overrides))
-    out_dir = Path(args.out) if args.out else REPO_ROOT / "results" / scenario.name
+    scenario = load_scenario(args.scenario or default_scenario(), overrides=arguments.overrides(args.overrides))
+    out_dir = Path(args.out) if args.out else results_dir() / scenario.name
     total = args.reps * scenario.config.run.n_steps
     with tqdm(total=total, desc=f"{scenario.name}", unit="step", disable=True if args.quiet else None,
               file=sys.stderr) as bar:
@@ -117,16 +118,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """`kankei compare`: validate every scenario first, run the pairs, write all outputs at once."""
+    import pandas as pd
     from tqdm import tqdm
 
     from experiments.atomic import atomic_folder
     from experiments.compare import compare
     from experiments.plots import plot_comparison
+    from model.parameters import load_scenario
 
     overrides = arguments.overrides(args.overrides)
     baseline = load_scenario(args.baseline, overrides=overrides)
     policies = [load_scenario(p, overrides=overrides) for p in args.policies]
-    out_dir = Path(args.out) if args.out else REPO_ROOT / "results" / f"compare_{baseline.name}"
+    out_dir = Path(args.out) if args.out else results_dir() / f"compare_{baseline.name}"
     total = args.reps * (1 + len(policies))
     with tqdm(total=total, desc="runs", unit="run", disable=True if args.quiet else None, file=sys.stderr) as bar:
         result = compare(baseline, policies, reps=args.reps, seed=args.seed, progress=bar.update)

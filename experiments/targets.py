@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 from model import RelationModel, load_scenario
-from model.parameters import REPO_ROOT
+from model.paths import scenarios_dir
 from model.stages import EngagementType, Flow, Stage
 
-TARGETS_PATH = REPO_ROOT / "scenarios" / "data" / "calibration_targets.csv"
+TARGETS_PATH = scenarios_dir() / "data" / "calibration_targets.csv"
 TARGET_COLUMNS = ("target_id", "quantity", "population", "period", "value", "unit", "source", "note")
 TOKYO_AREA = (11, 12, 13, 14)  # 東京圏: Saitama, Chiba, Tokyo, Kanagawa
 VISITING = (Stage.ENGAGED, Stage.DUAL)  # the model's counterpart of MLIT's 訪問系
@@ -486,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     run = run_for_targets(people_per_agent=args.people_per_agent, seed=args.seed, horizon_years=args.horizon_years)
     m = run.model
     pd.set_option("display.width", 250)
-    print(f"Kankei baseline vs calibration targets ({TARGETS_PATH.relative_to(REPO_ROOT)})")
+    print(f"Kankei baseline vs calibration targets ({TARGETS_PATH})")
     print(f"people_per_agent={m.people_per_agent:g}  seed={m._seed}  steps={m.history.last} "
           f"({_d(m.dates[0])} → {_d(m.dates[m.history.last])})  person slots={m.n_people:,} (living + dead)  "
           f"wall={run.wall_seconds:.1f}s\n")
