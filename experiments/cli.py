@@ -136,7 +136,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
             if name in ("table", "cost"):
                 frame.to_csv(tmp / f"{name}.csv", index=False)
-        plot_comparison(result.series, result.cost, tmp / "comparison.png")
+        plot_comparison(result, tmp / "comparison.png")
     with pd.option_context("display.float_format", "{:,.0f}".format, "display.width", 160,
                            "display.max_columns", 20):
         for name, g in result.table.groupby("policy", sort=False):
