@@ -73,3 +73,13 @@ def prefecture_map(values: pd.Series, lang: Lang = "en", label: str = "", title:
     if title:
         ax.set_title(title)
     return fig
+
+
+def engaged_per_1000_adults(stages: pd.DataFrame, population: pd.DataFrame) -> pd.Series:
+    """関係人口 (ENGAGED + DUAL, where they relate to) per 1,000 adults living in each region at the
+    last step, mean over replications; from `results()` and `population()`-shaped frames."""
+    last = stages["step"].max()
+    end = stages[(stages["step"] == last) & stages["stage"].isin(["ENGAGED", "DUAL"])]
+    engaged = end.groupby("region", observed=True)["people"].sum()
+    adults = population[population["step"] == last].groupby("region", observed=True)["adults"].sum()
+    return (engaged / adults * 1000).rename("engaged_per_1000_adults")
