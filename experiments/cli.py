@@ -88,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")
     cmp.set_defaults(func=cmd_compare)
     register_sweep_commands(sub)
+    report = sub.add_parser("report", help="one self-contained HTML page of a run, compare or sweep folder",
+                            description="Write DIR/report-<lang>.html: figures embedded, tables, scenario and "
+                                        "manifest; it opens offline and prints. A folder that kankei run, compare "
+                                        "or sweep did not write is refused (exit status 2).")
+    report.add_argument("directory", metavar="DIR", help="a results folder")
+    report.add_argument("--lang", choices=("ja", "en"), default="en", help="language of the page (default en)")
+    report.add_argument("--out", metavar="FILE", default=None, help="output file (default DIR/report-<lang>.html)")
+    report.set_defaults(func=cmd_report)
     return parser
 
 
@@ -145,6 +153,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print("\nSpending and cost-effectiveness (yen; mean over replications)")
         print(result.cost.set_index("policy").T.to_string())
     print(f"\nwrote {out_dir}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """`kankei report`: build the page, then write it at once."""
+    from experiments.report import write_report
+
+    print(f"wrote {write_report(args.directory, args.lang, args.out)}")
     return 0
 
 

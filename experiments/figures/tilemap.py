@@ -39,7 +39,7 @@ def prefecture_map(values: pd.Series, lang: Lang = "en", label: str = "", title:
     municipalities = [c for c in values.index if int(c) > N_PREFECTURES]
     prefectures = values.drop(municipalities)
     finite = prefectures[np.isfinite(prefectures)]
-    fig, axes = new_figure(1, 1, figsize=(8.2, 6.6))
+    fig, axes = new_figure(1, 1, figsize=(8.6, 5.6))
     ax = axes[0, 0]
     lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
     norm = mpl.colors.Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1)
