@@ -96,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--lang", choices=("ja", "en"), default="en", help="language of the page (default en)")
     report.add_argument("--out", metavar="FILE", default=None, help="output file (default DIR/report-<lang>.html)")
     report.set_defaults(func=cmd_report)
+    app = sub.add_parser("app", help="the interactive app (Mesa SolaraViz) in your browser, on this machine only",
+                         description="Serve experiments/app.py with Solara: pick a scenario, move lever sliders, "
+                                     "press Reset, then Step or Play, and watch stages, the map and spending.")
+    app.add_argument("--port", type=arguments.positive_int, default=8765, help="port (default 8765)")
+    app.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1: only this machine can connect)")
+    app.set_defaults(func=cmd_app)
     return parser
 
 
@@ -162,6 +169,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     print(f"wrote {write_report(args.directory, args.lang, args.out)}")
     return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    """`kankei app`: become the Solara server (same process id) until Ctrl-C."""
+    import os
+
+    command = [sys.executable, "-m", "solara", "run", str(Path(__file__).with_name("app.py")), "--production",
+               "--no-open", "--host", args.host, "--port", str(args.port)]
+    print(f"Kankei app on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    os.execv(sys.executable, command)
 
 
 def main(argv: list[str] | None = None) -> int:

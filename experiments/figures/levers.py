@@ -88,3 +88,34 @@ def lever_comparison(comparison, lang: Lang = "en", title: str = ""):
     if title:
         fig.suptitle(title)
     return fig
+
+
+PAYER_COLOURS = {"national": "#2a6f97", "prefecture": "#f4a259", "municipality": "#8fb8de"}
+PAYER_TERMS = {"national": "national_payer", "prefecture": "prefecture", "municipality": "municipality"}
+
+
+def spending_by_lever(spending: pd.DataFrame, lang: Lang = "en", title: str = ""):
+    """Spending to date per lever, stacked by payer (国 / 都道府県 / 市町村), in million yen.
+
+    `spending` is `RelationModel.spending()` (or a `kankei run` spending table, averaged over `rep`)."""
+    reps = spending["rep"].nunique() if "rep" in spending.columns and len(spending) else 1
+    table = spending.pivot_table(index="lever", columns="payer", values="yen", aggfunc="sum", observed=False)
+    table = table.reindex(columns=list(PAYER_COLOURS), fill_value=0.0).fillna(0.0) / reps / 1e6
+    fig, axes = new_figure(1, 1, figsize=(7, 1.6 + 0.4 * max(len(table), 1)))
+    ax = axes[0, 0]
+    left = np.zeros(len(table))
+    for payer, colour in PAYER_COLOURS.items():
+        ax.barh(np.arange(len(table)), table[payer].to_numpy(), left=left, color=colour, label=t(PAYER_TERMS[payer], lang))
+        left += table[payer].to_numpy()
+    if table.empty:
+        ax.text(0.5, 0.5, t("no_spending", lang), ha="center", va="center", transform=ax.transAxes)
+        ax.set_yticks([])
+    else:
+        ax.set_yticks(np.arange(len(table)), list(table.index), fontsize=8)
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_xlim(left=0)
+    ax.invert_yaxis()
+    ax.set_xlabel(t("spending_yen", lang))
+    ax.set_title(title or t("spending", lang), fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return fig

@@ -62,9 +62,10 @@ TERMS: dict[str, tuple[str, str]] = {
     "case_study": ("事例の市町村", "case-study municipality"),
     "spending": ("政策支出", "spending"),
     "spending_yen": ("支出（百万円）", "spending (million yen)"),
-    "kokudo": ("国", "national"),
+    "national_payer": ("国", "national"),
     "prefecture": ("都道府県", "prefecture"),
     "municipality": ("市町村", "municipality"),
+    "spending_to_date": ("政策支出（累計）", "spending to date"),
 }
 
 
