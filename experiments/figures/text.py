@@ -19,14 +19,13 @@ STAGE_COLOURS = {Stage.VISITOR: "#8fb8de", Stage.ENGAGED: "#2a6f97", Stage.DUAL:
                  Stage.SETTLED: "#bc4b51"}
 LADDER = (Stage.VISITOR, Stage.ENGAGED, Stage.DUAL, Stage.SETTLED)
 
-# (Japanese, English) for every label a figure prints
+# (Japanese, English) for every label a figure or the app prints
 TERMS: dict[str, tuple[str, str]] = {
     "people_m": ("人数（百万人）", "people (millions)"),
     "people_k": ("人数（千人）", "people (thousands)"),
     "people": ("人数", "people"),
     "people_per_year": ("人／年（対数目盛）", "people per year (log scale)"),
     "stock_log": ("人数（対数目盛）", "people (log scale)"),
-    "date": ("年月", "date"),
     "stages": ("段階別の人数", "people by stage"),
     "small_stages": ("二地域居住・定住人口（期間中の移住者）", "dual residence and settlers (moved during the run)"),
     "band": ("帯：反復の5–95%", "band: 5–95 % of replications"),
