@@ -118,7 +118,8 @@ def _run_sections(d: Path, lang: Lang) -> list[tuple[str, str]]:
             sections.append((_h(key, lang), _table(pd.read_csv(d / name, index_col=0), index=True)))
     if not spending.empty:
         per_lever = spending.pivot_table(index="lever", columns="payer", values="yen", aggfunc="sum", observed=True)
-        sections.append((_h("spending_table", lang), _table(per_lever / spending["rep"].nunique(), index=True)))
+        sections.append((_h("spending_table", lang), _png(figures.spending_by_lever(spending, lang=lang))
+                         + _table(per_lever / spending["rep"].nunique(), index=True)))
     info = {k: v for k, v in manifest.items() if k != "parameters"}
     sections.append((_h("manifest", lang), _pre(json.dumps(info, indent=2, ensure_ascii=False))))
     sections.append((_h("scenario", lang), _pre(json.dumps(manifest["parameters"], indent=2, ensure_ascii=False))))
