@@ -87,6 +87,21 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")
     cmp.set_defaults(func=cmd_compare)
     register_sweep_commands(sub)
+    report = sub.add_parser("report", help="one self-contained HTML page of a run, compare or sweep folder",
+                            description="Write DIR/report-<lang>.html: figures embedded, tables, scenario and "
+                                        "manifest; it opens offline and prints. A folder that kankei run, compare "
+                                        "or sweep did not write is refused (exit status 2).")
+    report.add_argument("directory", metavar="DIR", help="a results folder")
+    report.add_argument("--lang", choices=("ja", "en"), default="en", help="language of the page (default en)")
+    report.add_argument("--out", metavar="FILE", default=None, help="output file (default DIR/report-<lang>.html)")
+    report.set_defaults(func=cmd_report)
+    app = sub.add_parser("app", help="the interactive app (Mesa SolaraViz) in your browser, on this machine only",
+                         description="Serve experiments/app.py with Solara: pick a scenario, move lever sliders, "
+                                     "press Reset, then Step or Play, and watch stages, the map and spending.")
+    app.add_argument("--port", type=arguments.positive_int, default=8765, help="port (default 8765)")
+    app.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1: only this machine can connect)")
+    app.set_defaults(func=cmd_app)
     return parser
 
 
@@ -139,7 +154,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
             if name in ("table", "cost"):
                 frame.to_csv(tmp / f"{name}.csv", index=False)
-        plot_comparison(result.series, result.cost, tmp / "comparison.png")
+        plot_comparison(result, tmp / "comparison.png")
     with pd.option_context("display.float_format", "{:,.0f}".format, "display.width", 160,
                            "display.max_columns", 20):
         for name, g in result.table.groupby("policy", sort=False):
@@ -149,6 +164,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(result.cost.set_index("policy").T.to_string())
     print(f"\nwrote {out_dir}")
     return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """`kankei report`: build the page, then write it at once."""
+    from experiments.report import write_report
+
+    print(f"wrote {write_report(args.directory, args.lang, args.out)}")
+    return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    """`kankei app`: become the Solara server (same process id) until Ctrl-C."""
+    import os
+
+    command = [sys.executable, "-m", "solara", "run", str(Path(__file__).with_name("app.py")), "--production",
+               "--no-open", "--host", args.host, "--port", str(args.port)]
+    print(f"Kankei app on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    os.execv(sys.executable, command)
 
 
 def main(argv: list[str] | None = None) -> int:
