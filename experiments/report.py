@@ -131,7 +131,7 @@ def _compare_sections(d: Path, lang: Lang) -> list[tuple[str, str]]:
     runs = pd.read_parquet(d / "runs.parquet") if (d / "runs.parquet").is_file() else pd.DataFrame()
     comparison = Comparison(runs=runs, **frames)
     costs = pd.concat({outcome: figures.cost_per_outcome(comparison.table, comparison.cost, outcome)
-                       for outcome in ("settlers", "engaged_person_years")}, names=["outcome", "policy"])
+                       for outcome in ("settlers_total", "engaged_person_years")}, names=["outcome", "policy"])
     sections = [(t("engaged_diff", lang), _png(figures.lever_comparison(comparison, lang=lang))),
                 (_h("differences", lang), _table(comparison.table)),
                 (_h("costs", lang), f"<p>{_h('cost_rule', lang)}</p>" + _table(costs.reset_index()))]

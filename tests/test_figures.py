@@ -103,10 +103,10 @@ def test_map_marks_a_case_study_municipality_and_greys_missing_prefectures():
 
 
 def test_cost_per_outcome_is_withheld_where_the_effect_includes_zero():
-    table = pd.DataFrame({"policy": ["a", "b", "c"], "outcome": "settlers",
+    table = pd.DataFrame({"policy": ["a", "b", "c"], "outcome": "settlers_total",
                           "difference": [100.0, 20.0, -30.0], "low": [50.0, -5.0, -60.0], "high": [150.0, 45.0, -1.0]})
     cost = pd.DataFrame({"policy": ["a", "b", "c"], "spending_yen": [1e8, 1e8, 1e8]})
-    out = figures.cost_per_outcome(table, cost, "settlers")
+    out = figures.cost_per_outcome(table, cost, "settlers_total")
     assert out.loc["a", "yen"] == pytest.approx(1e6)
     assert (out.loc["a", "yen_low"], out.loc["a", "yen_high"]) == pytest.approx((1e8 / 150, 2e6))
     assert list(out["status"]) == ["ok", "not_distinguishable", "negative"]

@@ -13,7 +13,7 @@ import pandas as pd
 
 from experiments.figures.text import Lang, new_figure, t
 
-COSTS = (("settlers", "yen_per_settler"), ("engaged_person_years", "yen_per_epy"))
+COSTS = (("settlers_total", "yen_per_settler"), ("engaged_person_years", "yen_per_epy"))
 
 
 def cost_per_outcome(table: pd.DataFrame, cost: pd.DataFrame, outcome: str) -> pd.DataFrame:
