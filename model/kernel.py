@@ -141,15 +141,20 @@ class Scalars(NamedTuple):
 
 
 class Tallies(NamedTuple):
-    """What a step counts, in simulated persons (overwritten by `advance`), and its scratch space."""
+    """What a step counts, in simulated persons, and its scratch space.
 
-    by_target: np.ndarray      # (R, stages, types) living people by report region
-    by_home: np.ndarray        # (R, stages) living people by home region
+    `by_target` and `by_home` are stocks: `tally` counts them once, and `advance` applies each
+    step's changes (only people whose stage, type, home or target change touch them). The others
+    are overwritten by every step.
+    """
+
+    by_target: np.ndarray      # (R, stages, types) living people by report region (kept up to date)
+    by_home: np.ndarray        # (R, stages) living people by home region (kept up to date)
     flows: np.ndarray          # (R, flows) flows of the step
     demand: np.ndarray         # (R, 2) would-be engagements and moves (for next step's rationing)
     visit_pairs: np.ndarray    # (classes, R home, R target) int32 visit-days made in the step
-    chunk_by_target: np.ndarray   # (NCHUNK, R, stages, types) scratch
-    chunk_by_home: np.ndarray     # (NCHUNK, R, stages) scratch
+    chunk_by_target: np.ndarray   # (NCHUNK, R, stages, types) scratch: changes of by_target
+    chunk_by_home: np.ndarray     # (NCHUNK, R, stages) scratch: changes of by_home
     chunk_flows: np.ndarray       # (NCHUNK, R, flows) scratch
     chunk_demand: np.ndarray      # (NCHUNK, R, 2) scratch
     thread_pairs: np.ndarray      # (threads, classes, R, R) int32 scratch
@@ -494,6 +499,8 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, tables: RunTables,
         elif people.steps_in_stage[i] < MAX_STEPS_IN_STAGE:
             people.steps_in_stage[i] += 1
         if ns == DEAD:
+            by_target[report_region(s, h0, t0), s, k0] -= 1
+            by_home[h0, s] -= 1
             continue
         if h != h0:
             home[i] = h
@@ -504,8 +511,11 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, tables: RunTables,
         if tie_i != tie0:
             people.tie[i] = tie_i
         people.age[i] = a + fdt
-        by_target[report_region(ns, h, t), ns, k] += 1
-        by_home[h, ns] += 1
+        if ns != s or k != k0 or h != h0 or t != t0:
+            by_target[report_region(ns, h, t), ns, k] += 1
+            by_home[h, ns] += 1
+            by_target[report_region(s, h0, t0), s, k0] -= 1
+            by_home[h0, s] -= 1
 
 
 @njit(cache=True, parallel=True)
@@ -519,10 +529,10 @@ def _advance_chunks(people: PersonArrays, inputs: RegionInputs, tables: RunTable
 @njit(cache=True)
 def advance(people: PersonArrays, inputs: RegionInputs, tables: RunTables, scalars: Scalars,
             step: np.int64, tallies: Tallies) -> None:
-    """Advance every person by one step of length `scalars.dt` years; fill `tallies`.
+    """Advance every person by one step of length `scalars.dt` years; update `tallies`.
 
-    The people loop runs in parallel over NCHUNK fixed chunks, each with its own histograms,
-    which are then summed in chunk order (integers: exact, whatever the thread count). The large
+    The people loop runs in parallel over NCHUNK fixed chunks, each with its own histograms of
+    flows, demand and changes to the stocks, which are then summed in chunk order (integers: exact, whatever the thread count). The large
     visit-pair tallies are kept per thread instead (integer sums: the order does not matter).
     `tallies.visit_pairs[c, h, t]` receives the visit-days made this step by people of cost class c
     living in h and related to t: the basis of visit spending and travel subsidies.
@@ -535,8 +545,6 @@ def advance(people: PersonArrays, inputs: RegionInputs, tables: RunTables, scala
     _advance_chunks(people, inputs, tables, scalars, step, tallies)
     by_target, by_home, flows, demand, pairs = (tallies.by_target, tallies.by_home, tallies.flows,
                                                 tallies.demand, tallies.visit_pairs)
-    by_target[:] = 0
-    by_home[:] = 0
     flows[:] = 0
     demand[:] = 0
     pairs[:] = 0

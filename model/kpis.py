@@ -1,7 +1,7 @@
 """The seed's local KPIs (評価指標) per step and region, beyond the stage counts.
 
 例1 SMEs hosting side-job workers; 例2 people continuously engaged for 12 months or more (yearly,
-at each fiscal-year end); 例3 residents' pride in the region; 例4 visitor spending in the region
+at each fiscal-year end, counted by `close_year`); 例3 residents' pride in the region; 例4 visitor spending in the region
 and the paired sender-region indicator. The conversion sizes are assumptions (OutcomeSettings).
 """
 
@@ -10,11 +10,15 @@ from __future__ import annotations
 from enum import IntEnum
 
 import numpy as np
+from numba import njit
 
 from model.codes import N_CLASSES, class_type
 from model.parameters import OutcomeSettings
-from model.stages import EngagementType, Stage
+from model.stages import N_STAGES, EngagementType, Stage
 from model.units import Scale
+
+
+DEAD, ENGAGED, DUAL = int(Stage.DEAD), int(Stage.ENGAGED), int(Stage.DUAL)
 
 
 class KPI(IntEnum):
@@ -76,8 +80,27 @@ def initial_contact(by_target: np.ndarray, visit_rate: np.ndarray, adults: np.nd
     return scale.people(days) / np.maximum(adults, 1.0)
 
 
-def continuously_engaged(stage: np.ndarray, target: np.ndarray, steps_in_stage: np.ndarray,
-                         steps_per_year: int, n_regions: int) -> np.ndarray:
-    """例2: people ENGAGED or DUAL toward each region for at least 12 months (a stage change resets it)."""
-    long = ((stage == Stage.ENGAGED) | (stage == Stage.DUAL)) & (steps_in_stage >= steps_per_year)
-    return np.bincount(target[long], minlength=n_regions)
+@njit(cache=True)
+def close_year(stage: np.ndarray, target: np.ndarray, steps_in_stage: np.ndarray, visit_days: np.ndarray,
+               band_edges: np.ndarray, steps_per_year: int, n_regions: int) -> tuple[np.ndarray, np.ndarray]:
+    """One pass at a fiscal-year end: people by (stage, visit-day band) over the year, 例2 by region,
+    and the visit-day counters set back to zero.
+
+    A person's band is the last edge ≤ their visit-days (as `np.digitize(days, edges) - 1`). 例2 counts
+    people ENGAGED or DUAL toward a region for at least 12 months (a stage change resets it).
+    """
+    bands = np.zeros((N_STAGES, band_edges.shape[0]), dtype=np.int64)
+    continuing = np.zeros(n_regions, dtype=np.int64)
+    for i in range(stage.shape[0]):
+        s = stage[i]
+        if s == DEAD:
+            continue
+        days = visit_days[i]
+        b = 0
+        while b + 1 < band_edges.shape[0] and days >= band_edges[b + 1]:
+            b += 1
+        bands[s, b] += 1
+        if (s == ENGAGED or s == DUAL) and steps_in_stage[i] >= steps_per_year:
+            continuing[target[i]] += 1
+        visit_days[i] = 0
+    return bands, continuing

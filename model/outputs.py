@@ -61,14 +61,13 @@ class History:
         for code, c in zip(self.codes, counts):
             self.continuity_rows.append((fiscal_year, int(code), float(self.scale.people(c))))
 
-    def record_visit_days(self, fiscal_year: int, stage: np.ndarray, days: np.ndarray) -> None:
-        """Distribution of visit-days over the fiscal year that just ended, by stage at its end."""
-        bins = np.digitize(days, VISIT_DAY_BINS) - 1
+    def record_visit_days(self, fiscal_year: int, bands: np.ndarray) -> None:
+        """Distribution of visit-days over the fiscal year that just ended: `bands[stage, band]`
+        living simulated persons by their stage at its end and their band (`VISIT_DAY_BINS`)."""
         for s in Stage:
             if s in (Stage.DEAD, Stage.NONE):
                 continue
-            counts = np.bincount(bins[stage == s], minlength=len(VISIT_DAY_BINS))
-            for b, c in enumerate(counts):
+            for b, c in enumerate(bands[s]):
                 self.visit_day_rows.append((fiscal_year, s.name, VISIT_DAY_LABELS[b], int(c)))
 
     def _steps(self) -> np.ndarray:

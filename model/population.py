@@ -163,8 +163,10 @@ def mobility_factor(cfg: ScenarioConfig, age: np.ndarray, children: np.ndarray, 
     """Mobility factor: Rogers–Castro age profile × children and telework terms."""
     pr = cfg.propensity
     telework = (flags & int(PersonFlag.TELEWORK)) != 0
-    return (rogers_castro(cfg, age) * np.exp(pr.children_coefficient * children.astype(float))
-            * np.exp(pr.telework_coefficient * telework))
+    # exp(coefficient · x) of the few values children and telework take, looked up per person
+    by_children = np.exp(pr.children_coefficient * np.arange(128, dtype=float))
+    by_telework = np.exp(pr.telework_coefficient * np.array([False, True]))
+    return rogers_castro(cfg, age) * by_children[children] * by_telework[telework.view(np.uint8)]
 
 
 def visit_rate_table(cfg: ScenarioConfig) -> np.ndarray:

@@ -12,15 +12,18 @@ from model import kernel
 from model.adoption import MunicipalAdoption
 from model.demography import new_adults_expected
 from model.inputs import KernelInputs
-from model.kpis import KPI, KPITracker, continuously_engaged, initial_contact
+from model.kpis import KPI, KPITracker, close_year, initial_contact
 from model.levers import LeverContext, LeverSet, StepRecord
-from model.outputs import History
+from model.outputs import VISIT_DAY_BINS, History
 from model.parameters import KankeiScenario, ScenarioConfig, load_scenario, with_overrides
 from model.person import Person
 from model.population import Draws, add_new_adults, refresh_factors, synthesise
 from model.regions import Region, RegionTable, Travel, read_region_table
 from model.stages import EngagementType, Flow, Stage
 from model.units import Scale
+
+
+VISIT_DAY_EDGES = np.array(VISIT_DAY_BINS, dtype=np.int64)
 
 
 def step_dates(start: str, n_steps: int, steps_per_year: int) -> pd.DatetimeIndex:
@@ -184,11 +187,10 @@ class RelationModel(mesa.Model):
         """Record the year's visit-day distribution and 例2, reset the counters, refresh age-dependent factors."""
         p = self.people
         n = p.n
-        living = p.stage[:n] != Stage.DEAD
-        self.history.record_visit_days(year, p.stage[:n][living], p.visit_days[:n][living])
-        self.history.record_continuity(year, continuously_engaged(
-            p.stage[:n], p.target[:n], p.steps_in_stage[:n], self.config.run.steps_per_year, self.table.n))
-        p.visit_days[:n] = 0
+        bands, continuing = close_year(p.stage[:n], p.target[:n], p.steps_in_stage[:n], p.visit_days[:n],
+                                       VISIT_DAY_EDGES, self.config.run.steps_per_year, self.table.n)
+        self.history.record_visit_days(year, bands)
+        self.history.record_continuity(year, continuing)
         refresh_factors(p, self.config, self.table, self._engage_norm)
 
     def run(self) -> "RelationModel":
