@@ -8,21 +8,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from experiments.atomic import atomic_folder
 from experiments.plots import plot_stages
 from experiments.provenance import manifest
+from experiments.spec import run_seed
 from model import KankeiScenario, RelationModel
 from model.relation_model import fiscal_year
 from model.stages import Flow, Stage
 
 
 def replication_seeds(root: int, reps: int) -> list[int]:
-    """Seeds of replications 0..reps-1, spawned from one root seed with numpy's SeedSequence."""
-    return [int(np.random.SeedSequence(root, spawn_key=(r,)).generate_state(1, dtype=np.uint64)[0] >> 1)
-            for r in range(reps)]
+    """Seeds of replications 0..reps-1, spawned from one root seed (the sweeps' common-random-number
+    seeds, `experiments.spec.run_seed`)."""
+    return [run_seed(root, 0, r, "common") for r in range(reps)]
 
 
 @dataclass

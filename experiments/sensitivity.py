@@ -22,15 +22,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from model.parameters import ScenarioError
+from experiments.spec import salib_problem
 from experiments.store import DESIGN_FILE, load_runs, load_summary, sweep_info
 
 SENSITIVITY_DIR = "_sensitivity"
 SOBOL_INDICES = ("S1", "ST")
 MORRIS_INDICES = ("mu_star", "sigma", "mu")
-
-
-def _problem(names: list[str]) -> dict:
-    return {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names)}
 
 
 def point_means(directory: str | Path, outcomes: list[str] | None = None) -> tuple[pd.DataFrame, dict]:
@@ -65,7 +62,7 @@ def analyze(directory: str | Path, outcomes: list[str] | None = None, num_resamp
     directory = Path(directory)
     means, info = point_means(directory, outcomes)
     names = list(info["parameters"])
-    problem = _problem(names)
+    problem = salib_problem(names)
     spec = info["spec"]
     seed = int(info["root_seed"] if seed is None else seed) % (2 ** 32)
     rows = []

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from model.parameters import DEFAULT_SCENARIO, ScenarioError, load_scenario
+from model.parameters import DEFAULT_SCENARIO, ScenarioError, read_scenario, scenario_from_raw
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 OUTPUT_KINDS = ("time_series", "yearly", "summary")
@@ -272,10 +272,10 @@ def design_seed(root: int) -> int:
     return int(np.random.SeedSequence(root, spawn_key=_DESIGN_SPAWN_KEY).generate_state(1, dtype=np.uint32)[0])
 
 
-def salib_problem(spec: ExperimentSpec) -> dict[str, Any]:
-    """The SALib problem in unit coordinates (parameters are mapped onto their ranges afterwards)."""
-    names = list(spec.parameters)
-    return {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names)}
+def salib_problem(names: list[str]) -> dict[str, Any]:
+    """The SALib problem of the parameters `names` in unit coordinates (parameters are mapped onto
+    their ranges afterwards): the same for sampling a design and for analysing it."""
+    return {"num_vars": len(names), "names": list(names), "bounds": [[0.0, 1.0]] * len(names)}
 
 
 def design_size(spec: ExperimentSpec) -> int:
@@ -299,7 +299,7 @@ def unit_sample(spec: ExperimentSpec, root: int) -> np.ndarray | None:
     import warnings
 
     d = spec.design
-    problem = salib_problem(spec)
+    problem = salib_problem(list(spec.parameters))
     seed = design_seed(root)
     if d.kind == "grid":
         return None
@@ -334,11 +334,15 @@ def design_points(spec: ExperimentSpec, root: int) -> tuple[list[dict[str, Any]]
     return points, unit
 
 
-def run_seed(root: int, point: int, rep: int, scheme: str) -> int:
-    """Seed of one run: SeedSequence(root, spawn_key=(rep,)) for common random numbers (the same
-    seeds `kankei run --seed root --reps R` uses), SeedSequence(root, spawn_key=(point, rep)) otherwise."""
-    key = (rep,) if scheme == "common" else (point, rep)
+def spawn_seed(root: int, *key: int) -> int:
+    """A non-negative 63-bit seed spawned from `root` by NumPy's SeedSequence with spawn key `key`."""
     return int(np.random.SeedSequence(root, spawn_key=key).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def run_seed(root: int, point: int, rep: int, scheme: str) -> int:
+    """Seed of one run: spawn key (rep,) for common random numbers (the seeds `kankei run --seed root
+    --reps R` and `kankei compare` use), (point, rep) otherwise."""
+    return spawn_seed(root, rep) if scheme == "common" else spawn_seed(root, point, rep)
 
 
 # --- the plan ------------------------------------------------------------------------------------
@@ -444,7 +448,8 @@ def build_plan(spec: ExperimentSpec, spec_path: str = "<spec>", overrides: dict[
     if spec.is_kankei:
         scenario_path = str(scenario_file(spec, spec_path))
         try:
-            base = load_scenario(scenario_path, overrides=fixed)
+            raw = read_scenario(Path(scenario_path))
+            base = scenario_from_raw(raw, scenario_path, overrides=fixed)
         except ScenarioError as exc:
             raise _attribute(exc, spec, spec_path, overrides) from None
         if root is None:
@@ -458,7 +463,7 @@ def build_plan(spec: ExperimentSpec, spec_path: str = "<spec>", overrides: dict[
     for p, params in enumerate(points):
         if spec.is_kankei:
             try:
-                scenario = load_scenario(scenario_path, overrides={**fixed, **params})
+                scenario = scenario_from_raw(raw, scenario_path, overrides={**fixed, **params})
             except ScenarioError as exc:
                 raise _attribute(exc, spec, spec_path, overrides, params) from None
             scenarios[p] = scenario

@@ -402,7 +402,14 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | No
                   rng: Any = None) -> KankeiScenario:
     """Load, override and validate a scenario file (default: scenarios/baseline.toml)."""
     path = Path(path) if path is not None else DEFAULT_SCENARIO
-    raw = read_scenario(path)
+    return scenario_from_raw(read_scenario(path), path, overrides, rng)
+
+
+def scenario_from_raw(raw: dict[str, Any], path: str | Path, overrides: dict[str, Any] | None = None,
+                      rng: Any = None) -> KankeiScenario:
+    """Override and validate a scenario already read by `read_scenario(path)` (it is not changed):
+    a sweep reads its scenario file once and builds every design point from it."""
+    path = Path(path)
     raw = apply_overrides(raw, overrides or {}, str(path))
     config = build_config(raw, str(path))
     name = config.run.name or path.stem

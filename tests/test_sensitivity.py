@@ -50,7 +50,7 @@ def test_sobol_design_and_analysis_recover_the_ishigami_indices():
     points, unit = design_points(spec, 1)
     assert len(points) == 4096 * 5
     y = np.array([ishigami(p)["y"] for p in points])
-    res = sobol_indices(salib_problem(spec), y, num_resamples=200, seed=1)
+    res = sobol_indices(salib_problem(list(spec.parameters)), y, num_resamples=200, seed=1)
     exact = ishigami_indices()
     for j, name in enumerate(spec.parameters):
         assert res["S1"][j] == pytest.approx(exact["S1"][name], abs=0.03), name
