@@ -228,6 +228,7 @@ def kernel_on_subset(model, kernel, snap, ids: np.ndarray, k0: int, steps: int) 
     share = len(ids) / alive
     R = model.table.n
     out = kernel.Tallies.zeros(R)
+    kernel.tally(sub, out.by_target, out.by_home)  # the stocks are counted once, then kept up to date
     demand = model.tallies.demand * share
     flows = np.zeros((R, kernel.N_FLOWS), dtype=np.int64)
     for j in range(steps):
