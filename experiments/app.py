@@ -4,8 +4,8 @@ and watch people by stage, the prefecture map and spending update.
 Start it with `kankei app` (bound to 127.0.0.1), or `solara run experiments/app.py`. The scenario
 menu picks the starting point, whose own levers stay as they are; each slider adds one lever of its
 kind on top, acting in every rural prefecture from April 2020 (0 = not added): the 副業・兼業 travel
-subsidy's reimbursed share (for residents of the Tokyo area), an intermediary organisation's
-places per month (中間支援組織), 移住コーディネーター staff, and the 移住支援金 per household (single
+subsidy's reimbursed share (for residents of the Tokyo area), the staff of an intermediary
+organisation (中間支援組織, each serving a caseload), 移住コーディネーター staff, and the 移住支援金 per household (single
 people get 60 %, as in the scheme). Press Reset to start a run with the new settings.
 """
 
@@ -25,7 +25,7 @@ SCENARIOS = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
 TOKYO_AREA = [11, 12, 13, 14]
 
 
-def added_levers(travel_share: float, places_per_month: int, coordinator_staff: int,
+def added_levers(travel_share: float, intermediary_staff: int, coordinator_staff: int,
                  grant_man_yen: int) -> list[dict]:
     """The levers the sliders add (rural host regions, from FY2020); a slider at 0 adds none."""
     common = {"regions": "rural", "start": "2020-04"}
@@ -33,8 +33,8 @@ def added_levers(travel_share: float, places_per_month: int, coordinator_staff: 
     if travel_share > 0:
         levers.append({"kind": "travel_subsidy", "name": "app_travel_subsidy", "homes": TOKYO_AREA,
                        "share": travel_share, **common})
-    if places_per_month > 0:
-        levers.append({"kind": "intermediary", "name": "app_intermediary", "matches_per_month": places_per_month,
+    if intermediary_staff > 0:
+        levers.append({"kind": "intermediary", "name": "app_intermediary", "staff_per_org": intermediary_staff,
                        **common})
     if coordinator_staff > 0:
         levers.append({"kind": "coordinator", "name": "app_coordinator", "staff": coordinator_staff, **common})
@@ -51,12 +51,12 @@ class AppModel(RelationModel):
     from these keyword arguments alone.
     """
 
-    def __init__(self, scenario_name: str = "baseline", travel_share: float = 0.0, places_per_month: int = 0,
+    def __init__(self, scenario_name: str = "baseline", travel_share: float = 0.0, intermediary_staff: int = 0,
                  coordinator_staff: int = 0, grant_man_yen: int = 0, people_per_agent: int = 2000,
                  lang: Lang = "ja", rng: int | None = None) -> None:
         scenario = load_scenario(SCENARIO_DIR / f"{scenario_name}.toml")
         existing = scenario.config.model_dump(mode="python")["levers"]
-        extra = added_levers(travel_share, places_per_month, coordinator_staff, grant_man_yen)
+        extra = added_levers(travel_share, intermediary_staff, coordinator_staff, grant_man_yen)
         super().__init__(scenario=scenario, rng=rng, **{"levers": existing + extra,
                                                        "run.people_per_agent": people_per_agent})
         self.lang = lang
@@ -95,8 +95,8 @@ MODEL_PARAMS = {
     "scenario_name": {"type": "Select", "value": "baseline", "values": SCENARIOS, "label": "シナリオ / scenario"},
     "travel_share": {"type": "SliderFloat", "value": 0.0, "min": 0.0, "max": 1.0, "step": 0.05,
                      "label": "移動費支援 / travel share"},
-    "places_per_month": {"type": "SliderInt", "value": 0, "min": 0, "max": 50, "step": 5,
-                         "label": "受入枠 / places/month"},
+    "intermediary_staff": {"type": "SliderInt", "value": 0, "min": 0, "max": 10, "step": 1,
+                           "label": "中間支援組織 / staff"},
     "coordinator_staff": {"type": "SliderInt", "value": 0, "min": 0, "max": 10, "step": 1,
                           "label": "コーディネーター / staff"},
     "grant_man_yen": {"type": "SliderInt", "value": 0, "min": 0, "max": 300, "step": 10,

@@ -26,6 +26,7 @@ class Decision(IntEnum):
     ENGAGE = 2           # 関わりしろ rationing and the engagement type
     HOUSING = 3          # housing rationing for DUAL and SETTLE
     OUTFLOW = 4          # destination of youth outflow
+    ENROL = 5            # enrolment in a programme (u1) and the host region of a first contact (u2)
     COUNT = 32           # agents per (region, age band) at the start (stochastic rounding)
     AGE = 33             # age within the band; new adults' age within the step
     INCOME = 34          # income (log-normal)
@@ -45,6 +46,10 @@ class PersonFlag(IntFlag):
 
     SIDEJOB = 1    # 副業・兼業 capable
     TELEWORK = 2   # テレワーク capable
+    ENROLLED = 4   # taking part in a programme now (its `programme`, since `enrolled_at`)
+
+
+MAX_PROGRAMMES = 8  # programme slots a scenario may use (the kernel's eligibility masks are 8 bits)
 
 
 # Cost and eligibility class: the engagement type, plus N_TYPES if side-job capable. Travel costs,

@@ -17,12 +17,13 @@ import numpy as np
 
 from model.codes import N_CLASSES, cost_class
 from model.demography import mortality_table
-from model.kernel import RegionInputs, RunTables, Scalars
+from model.kernel import ProgrammeInputs, RegionInputs, RunTables, Scalars
 from model.levers.base import LeverEffects
+from model.levers.programmes import ProgrammeRow
 from model.parameters import ScenarioConfig
 from model.population import visit_rate_table
-from model.regions import Gravity, RegionTable, Travel, youth_outflow_destinations
-from model.stages import N_TRANSITIONS, N_TYPES, EngagementType, Stage, Transition
+from model.regions import Gravity, RegionTable, Travel, cumulative, youth_outflow_destinations
+from model.stages import N_STAGES, N_TRANSITIONS, N_TYPES, EngagementType, Stage, Transition
 from model.units import Scale
 
 # the type a deepening ENGAGED person moves to (直接寄与 is the deepest)
@@ -65,6 +66,41 @@ def run_scalars(cfg: ScenarioConfig, key: np.uint64) -> Scalars:
     )
 
 
+def programme_inputs(rows: list[ProgrammeRow], gravity: Gravity, n_regions: int, steps_per_year: int
+                     ) -> ProgrammeInputs:
+    """The kernel's programme table from the programmes' fixed rows (enrolment chances start at 0).
+
+    A first contact's host is drawn from the no-lever gravity row of their home (class 0) restricted
+    to the programme's hosts; a home with no host to reach gets no first contacts.
+    """
+    p, r = len(rows), n_regions
+    open_ = np.zeros((r, N_STAGES), dtype=np.uint8)
+    host = np.zeros((p, r), dtype=np.uint8)
+    host_cum = np.zeros((p, r, r))
+    for q, row in enumerate(rows):
+        host[q] = row.hosts
+        weights = gravity.choice_p[0] * row.hosts[None, :]
+        host_cum[q] = cumulative(weights)
+        reachable = weights.sum(axis=1) > 0
+        for s in range(N_STAGES):
+            if row.stages[s]:
+                homes = row.homes & (reachable if s == Stage.NONE else True)
+                open_[homes, s] |= np.uint8(1 << q)
+    return ProgrammeInputs(
+        open_=open_,
+        age_min=np.array([row.age_min for row in rows], dtype=float),
+        age_max=np.array([row.age_max for row in rows], dtype=float),
+        host=host, host_cum=host_cum,
+        enrol=np.zeros((p, r)),
+        entry_stage=np.array([int(row.entry_stage) for row in rows], dtype=np.int8),
+        entry_type=np.array([int(row.entry_type) for row in rows], dtype=np.int8),
+        duration=np.array([max(1, round(row.duration_months / 12 * steps_per_year)) for row in rows],
+                          dtype=np.int64),
+        mult=np.array([row.mult for row in rows], dtype=float).reshape(p, N_TRANSITIONS),
+        visit_rate=np.array([row.visit_days_per_year for row in rows], dtype=float),
+    )
+
+
 class KernelInputs:
     """Everything `kernel.advance` reads besides the people and the tallies.
 
@@ -73,10 +109,11 @@ class KernelInputs:
         table, travel: the regions and the travel between them.
         key: the run's stream key.
         scale: the units boundary (capacities are rationed in simulated persons).
+        programmes: the fixed rows of the scenario's programme levers, in slot order.
     """
 
     def __init__(self, config: ScenarioConfig, table: RegionTable, travel: Travel, key: np.uint64,
-                 scale: Scale) -> None:
+                 scale: Scale, programmes: list[ProgrammeRow] | None = None) -> None:
         self.config = config
         self.table = table
         self.travel = travel
@@ -97,6 +134,9 @@ class KernelInputs:
             self.housing_year = table.vacant_houses * cap.housing_share_of_vacant_per_year
         else:
             self.housing_year = cap.housing_per_1000_adults_year * adults / 1000
+        rows = programmes or []
+        self.programmes = programme_inputs(rows, self.gravity, table.n, config.run.steps_per_year)
+        neutral = LeverEffects.neutral(table.n, len(rows))
         self.effects = neutral
         self.capacity = np.zeros((table.n, 2))   # (R, engage / housing) simulated persons per step
         self.region = self._region_inputs(neutral, self.gravity)
@@ -140,8 +180,15 @@ class KernelInputs:
             settle_pair=effects.settle_pair,
         )
 
-    def ration(self, demand: np.ndarray) -> None:
-        """Set this step's acceptance probabilities (engage, housing) from last step's `demand`."""
+    def ration(self, demand: np.ndarray, eligible: np.ndarray) -> None:
+        """Set this step's acceptance probabilities (engage, housing) from last step's `demand`, and
+        each programme's enrolment chance: this step's places (simulated persons) ÷ the people
+        eligible last step, by host region (first contacts counted in the host they would get)."""
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(demand > 0, self.capacity / demand, 1.0)
         np.minimum(ratio, 1.0, out=self.region.ration)
+        if eligible.shape[0] == 0:
+            return
+        places = self.scale.agents(self.effects.programme_places * self.scalars.dt)    # (P, R) this step
+        chance = np.divide(places, eligible, out=np.zeros_like(places), where=eligible > 0)
+        np.minimum(chance, 1.0, out=self.programmes.enrol)

@@ -37,9 +37,9 @@ T_DUAL, T_SETTLE, T_LAPSE_ENGAGED, T_LAPSE_DUAL = int(Flow.DUAL), int(Flow.SETTL
 T_LEAVE, T_YOUTH_OUTFLOW = int(Flow.LEAVE), int(Flow.YOUTH_OUTFLOW)
 F_YOUTH_INFLOW, F_LEAVE_ARRIVAL, F_DEATH = int(Flow.YOUTH_INFLOW), int(Flow.LEAVE_ARRIVAL), int(Flow.DEATH)
 F_NEW_ADULT, F_ENGAGE_REJECTED, F_HOUSING_REJECTED = int(Flow.NEW_ADULT), int(Flow.ENGAGE_REJECTED), int(Flow.HOUSING_REJECTED)
-FLAG_SIDEJOB, FLAG_TELEWORK = int(PersonFlag.SIDEJOB), int(PersonFlag.TELEWORK)
+FLAG_SIDEJOB, FLAG_TELEWORK, FLAG_ENROLLED = int(PersonFlag.SIDEJOB), int(PersonFlag.TELEWORK), int(PersonFlag.ENROLLED)
 D_MAIN, D_TARGET, D_ENGAGE = int(Decision.MAIN), int(Decision.TARGET), int(Decision.ENGAGE)
-D_HOUSING, D_OUTFLOW = int(Decision.HOUSING), int(Decision.OUTFLOW)
+D_HOUSING, D_OUTFLOW, D_ENROL = int(Decision.HOUSING), int(Decision.OUTFLOW), int(Decision.ENROL)
 NO_EVENT = -1        # an event is the code of the flow it makes: a transition (T_*) or F_DEATH
 WORK_TYPE = 3        # EngagementType.WORK: the type whose weight the side-job multipliers scale
 MAX_AGE = 120
@@ -53,7 +53,8 @@ def compiled_values() -> tuple[int, ...]:
     return (NONE, VISITOR, ENGAGED, DUAL, SETTLED, DEAD, T_VISIT, T_ENGAGE, T_LAPSE_VISITOR, T_DEEPEN, T_DUAL,
             T_SETTLE, T_LAPSE_ENGAGED, T_LAPSE_DUAL, T_LEAVE, T_YOUTH_OUTFLOW, F_YOUTH_INFLOW, F_LEAVE_ARRIVAL,
             F_DEATH, F_NEW_ADULT, F_ENGAGE_REJECTED, F_HOUSING_REJECTED, FLAG_SIDEJOB, FLAG_TELEWORK, D_MAIN,
-            D_TARGET, D_ENGAGE, D_HOUSING, D_OUTFLOW, N_CLASSES, N_STAGES, N_TYPES, N_FLOWS, WORK_TYPE)
+            D_TARGET, D_ENGAGE, D_HOUSING, D_OUTFLOW, N_CLASSES, N_STAGES, N_TYPES, N_FLOWS, WORK_TYPE,
+            FLAG_ENROLLED, D_ENROL)
 
 
 @njit(cache=True)
@@ -61,7 +62,8 @@ def _compiled_codes():
     return (NONE, VISITOR, ENGAGED, DUAL, SETTLED, DEAD, T_VISIT, T_ENGAGE, T_LAPSE_VISITOR, T_DEEPEN, T_DUAL,
             T_SETTLE, T_LAPSE_ENGAGED, T_LAPSE_DUAL, T_LEAVE, T_YOUTH_OUTFLOW, F_YOUTH_INFLOW, F_LEAVE_ARRIVAL,
             F_DEATH, F_NEW_ADULT, F_ENGAGE_REJECTED, F_HOUSING_REJECTED, FLAG_SIDEJOB, FLAG_TELEWORK, D_MAIN,
-            D_TARGET, D_ENGAGE, D_HOUSING, D_OUTFLOW, N_CLASSES, N_STAGES, N_TYPES, N_FLOWS, WORK_TYPE)
+            D_TARGET, D_ENGAGE, D_HOUSING, D_OUTFLOW, N_CLASSES, N_STAGES, N_TYPES, N_FLOWS, WORK_TYPE,
+            FLAG_ENROLLED, D_ENROL)
 
 
 def check_compiled_codes() -> bool:
@@ -95,6 +97,8 @@ class PersonArrays(NamedTuple):
     steps_in_stage: np.ndarray   # int16 steps since the last change of stage
     engage_factor: np.ndarray    # float32 person factor of VISIT, ENGAGE, DEEPEN
     mobility_factor: np.ndarray  # float32 person factor of DUAL, SETTLE, YOUTH_OUTFLOW
+    programme: np.ndarray        # int8 programme of the person's (only) enrolment, -1 never enrolled
+    enrolled_at: np.ndarray      # int32 step index of that enrolment (the cohort)
 
 
 class RegionInputs(NamedTuple):
@@ -111,6 +115,28 @@ class RegionInputs(NamedTuple):
     ration: np.ndarray        # (R, 2) acceptance probability for engaging and for housing
     type_bias: np.ndarray     # (R, types) engagement-type weight multipliers of the target region
     settle_pair: np.ndarray   # (R home, R target) SETTLE multiplier (origin-specific grants)
+
+
+class ProgrammeInputs(NamedTuple):
+    """Programmes (事業・プログラム) with places: who may enrol, with what chance, and what taking part does.
+
+    Slot q is one programme lever (at most `model.codes.MAX_PROGRAMMES`). A person enrols at most
+    once in a run. People related to a region (VISITOR…SETTLED) join a programme hosted by their
+    target region (SETTLED: their home); people with no relationship (NONE) join a first-contact
+    programme and get a host drawn by gravity among its host regions.
+    """
+
+    open_: np.ndarray         # (R home, stages) uint8: bit q set if programme q takes people of that home and stage
+    age_min: np.ndarray       # (P,) youngest age eligible
+    age_max: np.ndarray       # (P,) oldest age eligible (exclusive)
+    host: np.ndarray          # (P, R) uint8 host regions
+    host_cum: np.ndarray      # (P, R home, R) cumulative gravity over host regions (first contacts)
+    enrol: np.ndarray         # (P, R) chance per step that an eligible person enrols, by host region
+    entry_stage: np.ndarray   # (P,) int8 stage a participant is raised to on enrolment (at least VISITOR)
+    entry_type: np.ndarray    # (P,) int8 engagement type given on entering ENGAGED or DUAL
+    duration: np.ndarray      # (P,) int64 steps a participant takes part
+    mult: np.ndarray          # (P, transitions) hazard multipliers of participants
+    visit_rate: np.ndarray    # (P,) extra visit-days per year while taking part
 
 
 class RunTables(NamedTuple):
@@ -153,26 +179,35 @@ class Tallies(NamedTuple):
     flows: np.ndarray          # (R, flows) flows of the step
     demand: np.ndarray         # (R, 2) would-be engagements and moves (for next step's rationing)
     visit_pairs: np.ndarray    # (classes, R home, R target) int32 visit-days made in the step
+    eligible: np.ndarray       # (P, R) people eligible for each programme by host region (next step's rationing)
+    entries: np.ndarray        # (P, R) enrolments of the step by host region
+    participants: np.ndarray   # (P, R) people taking part at the end of the step, by host region
     chunk_by_target: np.ndarray   # (NCHUNK, R, stages, types) scratch: changes of by_target
     chunk_by_home: np.ndarray     # (NCHUNK, R, stages) scratch: changes of by_home
     chunk_flows: np.ndarray       # (NCHUNK, R, flows) scratch
     chunk_demand: np.ndarray      # (NCHUNK, R, 2) scratch
+    chunk_programmes: np.ndarray  # (NCHUNK, 3, P, R) scratch: eligible, entries, participants
     thread_pairs: np.ndarray      # (threads, classes, R, R) int32 scratch
 
     @classmethod
-    def zeros(cls, n_regions: int) -> "Tallies":
-        """Empty tallies for `n_regions` regions, with a visit-pair slot for every Numba thread."""
-        r = n_regions
+    def zeros(cls, n_regions: int, n_programmes: int = 0) -> "Tallies":
+        """Empty tallies for `n_regions` regions and `n_programmes` programmes, with a visit-pair
+        slot for every Numba thread."""
+        r, q = n_regions, n_programmes
         return cls(
             by_target=np.zeros((r, N_STAGES, N_TYPES), dtype=np.int64),
             by_home=np.zeros((r, N_STAGES), dtype=np.int64),
             flows=np.zeros((r, N_FLOWS), dtype=np.int64),
             demand=np.zeros((r, 2), dtype=np.int64),
             visit_pairs=np.zeros((N_CLASSES, r, r), dtype=np.int32),
+            eligible=np.zeros((q, r), dtype=np.int64),
+            entries=np.zeros((q, r), dtype=np.int64),
+            participants=np.zeros((q, r), dtype=np.int64),
             chunk_by_target=np.zeros((NCHUNK, r, N_STAGES, N_TYPES), dtype=np.int64),
             chunk_by_home=np.zeros((NCHUNK, r, N_STAGES), dtype=np.int64),
             chunk_flows=np.zeros((NCHUNK, r, N_FLOWS), dtype=np.int64),
             chunk_demand=np.zeros((NCHUNK, r, 2), dtype=np.int64),
+            chunk_programmes=np.zeros((NCHUNK, 3, q, r), dtype=np.int64),
             thread_pairs=np.zeros((numba.config.NUMBA_NUM_THREADS, N_CLASSES, r, r), dtype=np.int32),
         )
 
@@ -290,11 +325,12 @@ def tally(people: PersonArrays, by_target: np.ndarray, by_home: np.ndarray) -> N
 
 # --- one person's step ---------------------------------------------------------------------------
 @njit(cache=True, inline="always")
-def stage_hazards(s, i, h, t, k, cls, a, tie_i, people, inputs, tables, scalars):
+def stage_hazards(s, i, h, t, k, cls, a, tie_i, q, people, inputs, programmes, tables, scalars):
     """The competing hazards (per year) of the current stage: four (event, hazard) slots.
 
     Returns (e0, λ0, e1, λ1, e2, λ2, e3, λ3); unused slots have hazard 0. `rate[r, ·]` already
-    holds the base rate and every lever multiplier of the region the transition is attributed to.
+    holds the base rate and every lever multiplier of the region the transition is attributed to;
+    a participant of programme q (q ≥ 0) has each slot multiplied by the programme's multiplier.
     """
     rate = inputs.rate
     e0, e1, e2, e3 = NO_EVENT, NO_EVENT, NO_EVENT, NO_EVENT
@@ -326,6 +362,16 @@ def stage_hazards(s, i, h, t, k, cls, a, tie_i, people, inputs, tables, scalars)
     elif people.steps_in_stage[i] < scalars.leave_window_steps:  # SETTLED, still within the window
         e0 = T_LEAVE
         l0 = rate[h, T_LEAVE]
+    if q >= 0:
+        mult = programmes.mult
+        if e0 != NO_EVENT:
+            l0 *= mult[q, e0]
+        if e1 != NO_EVENT:
+            l1 *= mult[q, e1]
+        if e2 != NO_EVENT:
+            l2 *= mult[q, e2]
+        if e3 != NO_EVENT:
+            l3 *= mult[q, e3]
     return e0, l0, e1, l1, e2, l2, e3, l3
 
 
@@ -441,9 +487,59 @@ def apply_event(event, i, c, s, h, t, k, cls, tie_i, people, inputs, tables, sca
     return ns, h, t, k, tie_i
 
 
+@njit(cache=True, inline="always")
+def enrolment(bits, i, s, h, t, a, k_enrol, programmes, counts):
+    """Does person i (stage s, home h, target t, age a) enrol in a programme open to them this step?
+
+    Each programme whose bit is set in `bits` and whose age range fits counts the person as eligible
+    in a host region (the target, or the home of a settler; for a first contact, a host drawn by
+    gravity among the programme's hosts) and enrols them with its chance there; the first programme
+    that does wins. Returns (q, host) or (-1, t).
+    """
+    ue, uh = draw_pair(k_enrol, i)
+    for q in range(programmes.age_min.shape[0]):
+        if (bits >> q) & 1 == 0 or a < programmes.age_min[q] or a >= programmes.age_max[q]:
+            continue
+        if s == NONE:
+            host = np.int64(np.searchsorted(programmes.host_cum[q, h], uh, side="right"))
+        else:
+            host = h if s == SETTLED else t
+            if programmes.host[q, host] == 0:
+                continue
+        counts[0, q, host] += 1
+        if ue < programmes.enrol[q, host]:
+            counts[1, q, host] += 1
+            return np.int64(q), host
+    return np.int64(-1), t
+
+
+@njit(cache=True, inline="always")
+def enter_programme(q, i, c, s, h, t, k, step, people, programmes, tallies):
+    """Enrol person i in programme q hosted by region t: raise their stage to the programme's entry
+    stage (at least VISITOR), give an engagement type on entering 関係人口, count the flows of the
+    stages passed; returns the new (stage, target, type)."""
+    people.flags[i] = people.flags[i] | FLAG_ENROLLED
+    people.programme[i] = q
+    people.enrolled_at[i] = step
+    flows = tallies.chunk_flows
+    ns = s
+    if s < VISITOR:
+        ns = VISITOR
+        flows[c, t, T_VISIT] += 1
+    entry = np.int64(programmes.entry_stage[q])
+    if s != SETTLED and entry > ns:
+        if ns < ENGAGED <= entry:
+            flows[c, t, T_ENGAGE] += 1
+            k = np.int64(programmes.entry_type[q])
+        if ns < DUAL <= entry:
+            flows[c, t, T_DUAL] += 1
+        ns = entry
+    return ns, t, k
+
+
 @njit(cache=True, _nrt=False)
-def advance_chunk(people: PersonArrays, inputs: RegionInputs, tables: RunTables, scalars: Scalars,
-                  step: np.int64, tallies: Tallies, c: np.int64, th: np.int64) -> None:
+def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: ProgrammeInputs, tables: RunTables,
+                  scalars: Scalars, step: np.int64, tallies: Tallies, c: np.int64, th: np.int64) -> None:
     """Advance the people of chunk `c` (of NCHUNK) on thread `th`, into the chunk's tallies.
 
     A function of its own, called once per chunk from the parallel loop: Numba (0.68) loses writes
@@ -456,6 +552,9 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, tables: RunTables,
     k_main = stream_key(scalars.key, step, D_MAIN)
     keys = (stream_key(scalars.key, step, D_TARGET), stream_key(scalars.key, step, D_ENGAGE),
             stream_key(scalars.key, step, D_HOUSING), stream_key(scalars.key, step, D_OUTFLOW))
+    k_enrol = stream_key(scalars.key, step, D_ENROL)
+    any_programme = programmes.age_min.shape[0] > 0
+    counts = tallies.chunk_programmes[c]
     dt = scalars.dt
     fdt = np.float32(dt)
     ftie_keep = np.float32(scalars.tie_keep)
@@ -472,26 +571,53 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, tables: RunTables,
         k0 = np.int64(etype[i])
         a = people.age[i]
         u, v = draw_pair(k_main, i)
-        cls = cost_class(k0, people.flags[i])
+        flags = people.flags[i]
+        cls = cost_class(k0, flags)
+
+        # taking part in a programme: the term may end; or a person never enrolled may enrol
+        q = np.int64(-1)
+        host = t0
+        entered = False
+        if flags & FLAG_ENROLLED:
+            q = np.int64(people.programme[i])
+            if step - people.enrolled_at[i] >= programmes.duration[q]:
+                q = np.int64(-1)
+                people.flags[i] = flags & ~FLAG_ENROLLED
+        elif any_programme and people.programme[i] < 0:
+            bits = programmes.open_[h0, s]
+            if bits != 0:
+                q, host = enrolment(bits, i, s, h0, t0, a, k_enrol, programmes, counts)
+                entered = q >= 0
 
         # visits this step (stochastic rounding of the expected days) and tie strength
         tie0 = people.tie[i]
         tie_i = tie0 * ftie_keep
         if s >= VISITOR and s <= DUAL:
-            days = np.int64(tables.visit_rate[s, k0] * dt + v)
+            rate_days = tables.visit_rate[s, k0]
+            if q >= 0 and not entered:
+                rate_days = rate_days + programmes.visit_rate[q]
+            days = np.int64(rate_days * dt + v)
             if days > 0:
                 tie_i += ftie_gain * np.float32(days)
                 people.visit_days[i] = min(np.int64(people.visit_days[i]) + days, 65535)
                 pairs[cls, h0, t0] += days
 
-        mu = tables.mortality[min(np.int64(a), MAX_AGE)]
-        e0, l0, e1, l1, e2, l2, e3, l3 = stage_hazards(s, i, h0, t0, k0, cls, a, tie_i, people, inputs,
-                                                       tables, scalars)
-        event = choose_event(u, dt, mu, e0, l0, e1, l1, e2, l2, e3, l3)
         ns, h, t, k = s, h0, t0, k0
-        if event != NO_EVENT:
-            ns, h, t, k, tie_i = apply_event(event, i, c, s, h0, t0, k0, cls, tie_i, people, inputs,
-                                             tables, scalars, keys, tallies)
+        if entered:  # enrolling is the person's event of the step
+            ns, t, k = enter_programme(q, i, c, s, h0, host, k0, step, people, programmes, tallies)
+        else:
+            mu = tables.mortality[min(np.int64(a), MAX_AGE)]
+            e0, l0, e1, l1, e2, l2, e3, l3 = stage_hazards(s, i, h0, t0, k0, cls, a, tie_i, q, people, inputs,
+                                                           programmes, tables, scalars)
+            event = choose_event(u, dt, mu, e0, l0, e1, l1, e2, l2, e3, l3)
+            if event != NO_EVENT:
+                ns, h, t, k, tie_i = apply_event(event, i, c, s, h0, t0, k0, cls, tie_i, people, inputs,
+                                                 tables, scalars, keys, tallies)
+        if q >= 0:  # taking part ends with the relationship (or life); else count the participant
+            if ns == NONE or ns == DEAD:
+                people.flags[i] = people.flags[i] & ~FLAG_ENROLLED
+            else:
+                counts[2, q, h if ns == SETTLED else t] += 1
 
         if ns != s:
             people.steps_in_stage[i] = 0
@@ -519,16 +645,16 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, tables: RunTables,
 
 
 @njit(cache=True, parallel=True)
-def _advance_chunks(people: PersonArrays, inputs: RegionInputs, tables: RunTables, scalars: Scalars,
-                    step: np.int64, tallies: Tallies) -> None:
+def _advance_chunks(people: PersonArrays, inputs: RegionInputs, programmes: ProgrammeInputs, tables: RunTables,
+                    scalars: Scalars, step: np.int64, tallies: Tallies) -> None:
     """The parallel people loop of `advance`: one prange over NCHUNK fixed chunks."""
     for c in prange(NCHUNK):
-        advance_chunk(people, inputs, tables, scalars, step, tallies, c, get_thread_id())
+        advance_chunk(people, inputs, programmes, tables, scalars, step, tallies, c, get_thread_id())
 
 
 @njit(cache=True)
-def advance(people: PersonArrays, inputs: RegionInputs, tables: RunTables, scalars: Scalars,
-            step: np.int64, tallies: Tallies) -> None:
+def advance(people: PersonArrays, inputs: RegionInputs, programmes: ProgrammeInputs, tables: RunTables,
+            scalars: Scalars, step: np.int64, tallies: Tallies) -> None:
     """Advance every person by one step of length `scalars.dt` years; update `tallies`.
 
     The people loop runs in parallel over NCHUNK fixed chunks, each with its own histograms of
@@ -541,8 +667,9 @@ def advance(people: PersonArrays, inputs: RegionInputs, tables: RunTables, scala
     tallies.chunk_by_home[:] = 0
     tallies.chunk_flows[:] = 0
     tallies.chunk_demand[:] = 0
+    tallies.chunk_programmes[:] = 0
     tallies.thread_pairs[:] = 0
-    _advance_chunks(people, inputs, tables, scalars, step, tallies)
+    _advance_chunks(people, inputs, programmes, tables, scalars, step, tallies)
     by_target, by_home, flows, demand, pairs = (tallies.by_target, tallies.by_home, tallies.flows,
                                                 tallies.demand, tallies.visit_pairs)
     flows[:] = 0
@@ -555,6 +682,32 @@ def advance(people: PersonArrays, inputs: RegionInputs, tables: RunTables, scala
         demand += tallies.chunk_demand[c]
     for th in range(tallies.thread_pairs.shape[0]):
         pairs += tallies.thread_pairs[th]
+    eligible, entries, participants = tallies.eligible, tallies.entries, tallies.participants
+    eligible[:] = 0
+    entries[:] = 0
+    participants[:] = 0
+    for c in range(NCHUNK):
+        eligible += tallies.chunk_programmes[c, 0]
+        entries += tallies.chunk_programmes[c, 1]
+        participants += tallies.chunk_programmes[c, 2]
+
+
+@njit(cache=True)
+def count_eligible(people: PersonArrays, closed: ProgrammeInputs, key: np.uint64, step: np.int64,
+                   eligible: np.ndarray) -> None:
+    """Fill `eligible` (P, R) with the people eligible for each programme now (the count a step's
+    rationing needs before the kernel has counted it once). `closed` has every enrolment chance 0."""
+    counts = np.zeros((3, eligible.shape[0], eligible.shape[1]), dtype=np.int64)
+    k_enrol = stream_key(key, step, D_ENROL)
+    for i in range(people.stage.shape[0]):
+        s = np.int64(people.stage[i])
+        if s == DEAD or people.programme[i] >= 0:
+            continue
+        h = np.int64(people.home[i])
+        bits = closed.open_[h, s]
+        if bits != 0:
+            enrolment(bits, i, s, h, np.int64(people.target[i]), people.age[i], k_enrol, closed, counts)
+    eligible[:] = counts[0]
 
 
 # --- vector forms for population synthesis ---------------------------------------------------------

@@ -24,13 +24,18 @@ class History:
 
     def __init__(self, n_steps: int, n_regions: int, dates: pd.DatetimeIndex, codes: np.ndarray,
                  scale: Scale, lever_labels: list[str], lever_kinds: list[str],
-                 payer_shares: np.ndarray) -> None:
+                 payer_shares: np.ndarray, programme_labels: list[str] | None = None) -> None:
         self.by_target = np.zeros((n_steps + 1, n_regions, N_STAGES, N_TYPES), dtype=np.int64)
         self.by_home = np.zeros((n_steps + 1, n_regions, N_STAGES), dtype=np.int64)
         self.flows = np.zeros((n_steps + 1, n_regions, N_FLOWS), dtype=np.int64)
         self.kpis = np.zeros((n_steps + 1, n_regions, len(KPI)))
         self.spending = np.zeros((n_steps + 1, len(lever_labels), n_regions))
         self.revenue = np.zeros((n_steps + 1, len(lever_labels), n_regions))
+        self.programme_labels = list(programme_labels or [])
+        n_prog = len(self.programme_labels)
+        self.entries = np.zeros((n_steps + 1, n_prog, n_regions), dtype=np.int64)
+        self.participants = np.zeros((n_steps + 1, n_prog, n_regions), dtype=np.int64)
+        self.cohort_rows: list[tuple[int, int, int, int, int]] = []
         self.lever_labels = lever_labels
         self.lever_kinds = lever_kinds
         self.payer_shares = payer_shares
@@ -43,8 +48,10 @@ class History:
         self.last = 0
 
     def record(self, step: int, by_target: np.ndarray, by_home: np.ndarray, flows: np.ndarray,
-               kpis: np.ndarray, spending: np.ndarray | None = None, revenue: np.ndarray | None = None) -> None:
-        """Store the tallies after `step` steps (spending and revenue in yen, per lever and region)."""
+               kpis: np.ndarray, spending: np.ndarray | None = None, revenue: np.ndarray | None = None,
+               entries: np.ndarray | None = None, participants: np.ndarray | None = None) -> None:
+        """Store the tallies after `step` steps (spending and revenue in yen, per lever and region;
+        programme entries and participants per programme and host region)."""
         self.by_target[step] = by_target
         self.by_home[step] = by_home
         self.flows[step] = flows
@@ -54,12 +61,25 @@ class History:
         if spending is not None:
             self.spending[step] = spending
             self.revenue[step] = revenue
+        if entries is not None and entries.size:
+            self.entries[step] = entries
+            self.participants[step] = participants
         self.last = step
 
     def record_continuity(self, fiscal_year: int, counts: np.ndarray) -> None:
         """例2: people continuously engaged for 12 months or more at a fiscal-year end, by region."""
         for code, c in zip(self.codes, counts):
             self.continuity_rows.append((fiscal_year, int(code), float(self.scale.people(c))))
+
+    def record_cohorts(self, fiscal_year: int, programme: np.ndarray, entry_year: np.ndarray,
+                       stage: np.ndarray) -> None:
+        """Programme members at a fiscal-year end by (programme slot, fiscal year of entry, stage now)."""
+        if programme.size == 0:
+            return
+        keys = np.stack([programme.astype(np.int64), entry_year, stage.astype(np.int64)], axis=1)
+        cells, counts = np.unique(keys, axis=0, return_counts=True)
+        for (q, entered, s), c in zip(cells, counts):
+            self.cohort_rows.append((fiscal_year, int(q), int(entered), int(s), int(c)))
 
     def record_visit_days(self, fiscal_year: int, bands: np.ndarray) -> None:
         """Distribution of visit-days over the fiscal year that just ended: `bands[stage, band]`
@@ -181,6 +201,30 @@ class History:
         df = pd.DataFrame({"step": idx[0].astype(np.int64), "lever": [self.lever_labels[i] for i in idx[1]],
                            "region": self.codes[idx[2]], "yen": cube[idx]})
         return self._finish(df, ["step", "lever", "region"], {})
+
+    def cohort_frame(self) -> pd.DataFrame:
+        """fiscal_year, programme, entry_fiscal_year, years_since_entry, stage, people (real people)."""
+        df = pd.DataFrame(self.cohort_rows, columns=["fiscal_year", "slot", "entry_fiscal_year", "stage", "people"])
+        df["programme"] = pd.Categorical([self.programme_labels[q] for q in df["slot"]],
+                                         categories=self.programme_labels)
+        df["years_since_entry"] = df["fiscal_year"] - df["entry_fiscal_year"]
+        df["stage"] = pd.Categorical([Stage(s).name for s in df["stage"]], categories=[s.name for s in Stage])
+        df["people"] = self.scale.people(df["people"].astype(float))
+        return df[["fiscal_year", "programme", "entry_fiscal_year", "years_since_entry", "stage", "people"]]
+
+    def programme_frame(self) -> pd.DataFrame:
+        """step, date, programme, region, entries, participants (real people; rows with either only)."""
+        cube_e = self.entries[: self.last + 1]
+        cube_p = self.participants[: self.last + 1]
+        step, q, r = np.nonzero(cube_e + cube_p)
+        df = pd.DataFrame({
+            "step": step.astype(np.int64),
+            "programme": pd.Categorical([self.programme_labels[i] for i in q], categories=self.programme_labels),
+            "region": self.codes[r],
+            "entries": self.scale.people(cube_e[step, q, r].astype(float)),
+            "participants": self.scale.people(cube_p[step, q, r].astype(float)),
+        })
+        return self._finish(df, ["step", "programme", "region"], {})
 
     def visit_days_frame(self) -> pd.DataFrame:
         """Visit-days per person-year: fiscal_year, stage, days, people (people in each bin)."""

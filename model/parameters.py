@@ -232,6 +232,16 @@ class ScenarioConfig(_Section):
     levers: list[LeverSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
+    def _programmes_fit_the_horizon(self) -> "ScenarioConfig":
+        months = self.run.horizon_years * 12
+        for i, lever in enumerate(self.levers):
+            duration = getattr(lever, "duration_months", None)
+            if duration is not None and duration > months:
+                raise ValueError(f"levers.{i}.duration_months ({duration:g}) is longer than the horizon "
+                                 f"({months:g} months)")
+        return self
+
+    @model_validator(mode="after")
     def _initial_shares(self) -> "ScenarioConfig":
         p = self.population
         for kind, engaged in (("metro", p.engaged_share_metro), ("rural", p.engaged_share_rural)):

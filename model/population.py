@@ -33,6 +33,8 @@ FIELDS: dict[str, np.dtype] = {
     "steps_in_stage": np.dtype(np.int16),
     "engage_factor": np.dtype(np.float32),
     "mobility_factor": np.dtype(np.float32),
+    "programme": np.dtype(np.int8),
+    "enrolled_at": np.dtype(np.int32),
 }
 
 
@@ -245,6 +247,7 @@ def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity:
         "steps_in_stage": np.where(related, tenure, 0).astype(np.int16),
         "engage_factor": ef.astype(np.float32),
         "mobility_factor": mobility_factor(cfg, age, attrs["children"], attrs["flags"]).astype(np.float32),
+        "programme": np.full(total, -1, dtype=np.int8), "enrolled_at": np.zeros(total, dtype=np.int32),
         **attrs,
     })
     return people, norm
@@ -268,6 +271,7 @@ def add_new_adults(people: People, cfg: ScenarioConfig, table: RegionTable, draw
         "age": age, "tie": np.zeros(m, dtype=np.float32), "visit_days": np.zeros(m, dtype=np.uint16),
         "steps_in_stage": np.zeros(m, dtype=np.int16), "engage_factor": ef.astype(np.float32),
         "mobility_factor": mobility_factor(cfg, age, attrs["children"], attrs["flags"]).astype(np.float32),
+        "programme": np.full(m, -1, dtype=np.int8), "enrolled_at": np.zeros(m, dtype=np.int32),
         **attrs,
     })
     return counts

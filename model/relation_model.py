@@ -77,8 +77,8 @@ class RelationModel(mesa.Model):
         self.table: RegionTable = read_region_table(scenario.data_path())
         self.travel = Travel.from_rule(self.table, cfg.travel)
         R = self.table.n
-        self.inputs = KernelInputs(cfg, self.table, self.travel, self.key, self.scale)
         self.levers = LeverSet(cfg, self.table, scenario.source)
+        self.inputs = KernelInputs(cfg, self.table, self.travel, self.key, self.scale, self.levers.programme_rows())
         self.adoption = MunicipalAdoption(self.table, self.travel, cfg.adoption)
         self.regions = [Region(self, r, self.table) for r in range(self.table.n)]
         self.dates = step_dates(cfg.run.start, self.n_steps, cfg.run.steps_per_year)
@@ -86,13 +86,17 @@ class RelationModel(mesa.Model):
         self.people, self._engage_norm = synthesise(cfg, self.table, self.travel, self.inputs.gravity, self.draws)
         self._class_visit_days = self.inputs.visit_days_per_class()
         self._effects_key: tuple = ((), b"")
-        self.tallies = kernel.Tallies.zeros(R)
+        self.tallies = kernel.Tallies.zeros(R, len(self.levers.slots))
         kernel.tally(self.people.arrays(), self.counts_by_target, self.counts_by_home)
+        if self.levers.slots:
+            kernel.count_eligible(self.people.arrays(), self.inputs.programmes, self.key, np.int64(-1),
+                                  self.tallies.eligible)
         self.kpi_tracker = KPITracker(cfg.outcomes, self.table.adults, self.scale,
                                       initial_contact(self.counts_by_target, self.inputs.tables.visit_rate,
                                                       self.table.adults, self.scale))
         self.history = History(self.n_steps, R, self.dates, self.table.codes, self.scale,
-                               self.levers.labels(), self.levers.kinds(), self.levers.payer_matrix())
+                               self.levers.labels(), self.levers.kinds(), self.levers.payer_matrix(),
+                               self.levers.programme_labels())
         self.history.record(0, self.counts_by_target, self.counts_by_home, self.last_flows,
                             self.kpi_tracker.step(self.counts_by_target, self.visit_pairs, self.adoption.adopting, 0.0))
         self.datacollector = mesa.DataCollector(model_reporters={
@@ -136,14 +140,15 @@ class RelationModel(mesa.Model):
         if key != self._effects_key:
             self.inputs.fold(self.levers.effects(ctx))
             self._effects_key = key
-        self.inputs.ration(self.tallies.demand)
+        self.inputs.ration(self.tallies.demand, self.tallies.eligible)
         return ctx
 
     def kernel_arguments(self, k: int) -> tuple:
         """What `step` passes to `kernel.advance` at step index `k` (after `prepare_step(k)`):
-        people, region inputs, run tables, scalars, step, tallies. Benchmarks `_replace` parts."""
+        people, region inputs, programmes, run tables, scalars, step, tallies."""
         inp = self.inputs
-        return self.people.arrays(), inp.region, inp.tables, inp.scalars, np.int64(k), self.tallies
+        return (self.people.arrays(), inp.region, inp.programmes, inp.tables, inp.scalars, np.int64(k),
+                self.tallies)
 
     def step(self) -> None:
         """Advance one step (a month by default): levers, kernel, spending, adoption, new adults, KPIs."""
@@ -165,7 +170,7 @@ class RelationModel(mesa.Model):
         self.last_flows[:, Flow.NEW_ADULT] = born
         kpis = self.kpi_tracker.step(self.counts_by_target, self.visit_pairs, self.adoption.adopting, self.dt)
         self.history.record(k + 1, self.counts_by_target, self.counts_by_home, self.last_flows, kpis,
-                            spending, revenue)
+                            spending, revenue, self.tallies.entries, self.tallies.participants)
         if fiscal_year(self.dates[k + 1]) != fiscal_year(self.dates[k]):
             self._close_fiscal_year(fiscal_year(self.dates[k]))
         self.datacollector.collect(self)
@@ -174,7 +179,8 @@ class RelationModel(mesa.Model):
 
     def _step_record(self, month: str) -> StepRecord:
         """This step's visit-days, flows and (when a lever needs them) settlers."""
-        record = StepRecord(visit_pairs=self.visit_pairs, flows=self.last_flows, scale=self.scale)
+        record = StepRecord(visit_pairs=self.visit_pairs, flows=self.last_flows, scale=self.scale,
+                            participants=self.tallies.participants, entries=self.tallies.entries)
         if self.levers.needs_settlers(month):
             p = self.people
             new = np.flatnonzero((p.stage[: p.n] == Stage.SETTLED) & (p.steps_in_stage[: p.n] == 0))
@@ -191,6 +197,10 @@ class RelationModel(mesa.Model):
                                        VISIT_DAY_EDGES, self.config.run.steps_per_year, self.table.n)
         self.history.record_visit_days(year, bands)
         self.history.record_continuity(year, continuing)
+        if self.levers.slots:
+            members = np.flatnonzero(p.programme[:n] >= 0)
+            entry_fy = np.array([fiscal_year(d) for d in self.dates[p.enrolled_at[members]]], dtype=np.int64)
+            self.history.record_cohorts(year, p.programme[members], entry_fy, p.stage[members])
         refresh_factors(p, self.config, self.table, self._engage_norm)
 
     def run(self) -> "RelationModel":
@@ -248,6 +258,15 @@ class RelationModel(mesa.Model):
     def revenue(self) -> pd.DataFrame:
         """Revenue to regions caused by levers (ふるさと納税) per step, in yen."""
         return self.history.revenue_frame()
+
+    def cohorts(self) -> pd.DataFrame:
+        """Programme cohorts (参加者コホート): per programme and fiscal year of entry, the members' stage
+        at each fiscal-year end (members who died count as DEAD), and years since entry."""
+        return self.history.cohort_frame()
+
+    def programmes(self) -> pd.DataFrame:
+        """Enrolments and people taking part per step, programme and host region."""
+        return self.history.programme_frame()
 
     def municipalities_by_fiscal_year(self) -> pd.DataFrame:
         """National count of municipalities running 関係人口 programmes at each fiscal-year end (the KPI)."""

@@ -25,7 +25,7 @@ def test_sliders_add_levers_that_spend():
     assert added_levers(0.0, 0, 0, 0) == []
     kinds = [lever["kind"] for lever in added_levers(0.5, 10, 2, 100)]
     assert kinds == ["travel_subsidy", "intermediary", "coordinator", "relocation_grant"]
-    model = AppModel(places_per_month=10, coordinator_staff=2, people_per_agent=5000)
+    model = AppModel(intermediary_staff=5, coordinator_staff=2, people_per_agent=5000)
     model.run_for(12)
     spent = model.spending().groupby("lever")["yen"].sum()
     assert set(spent.index) == {"app_intermediary", "app_coordinator"} and (spent > 0).all()

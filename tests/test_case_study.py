@@ -102,9 +102,9 @@ def test_levers_act_and_spend_only_in_the_town(case_run):
                        reach=m.adoption.reach, visit_days_per_year=np.ones(10))
     inputs = m.levers.effects(ctx)
     neutral = LeverEffects.neutral(m.table.n)
-    assert not np.allclose(inputs.rate_mult[town], neutral.rate_mult[town])
-    assert np.array_equal(inputs.rate_mult[others], neutral.rate_mult[others])
-    assert inputs.engage_capacity_add[town] > 0 and not inputs.engage_capacity_add[others].any()
+    assert np.array_equal(inputs.rate_mult, neutral.rate_mult), "staff levers act on the people they serve only"
+    places = inputs.programme_places  # the intermediary's and the coordinator's caseloads, in the town only
+    assert (places[:, town] > 0).all() and not places[:, others].any()
     assert np.array_equal(inputs.settle_pair[:, others], neutral.settle_pair[:, others])
     assert inputs.settle_pair[m.table.index_of(TOKYO), town] > 1
     assert np.array_equal(inputs.cost_share, neutral.cost_share)

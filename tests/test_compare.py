@@ -19,7 +19,8 @@ FAST = {"run.people_per_agent": 5000, "run.horizon_years": 2}
 
 def test_compare_pairs_runs_and_reports_differences():
     base = load_scenario(REPO / "scenarios" / "baseline.toml", overrides=FAST)
-    cko = load_scenario(REPO / "scenarios" / "policy_cko.toml", overrides=FAST)
+    cko = load_scenario(REPO / "scenarios" / "policy_cko.toml",
+                        overrides={**FAST, "levers.1.staff_per_org": 20.0, "levers.1.count": 4.0})
     same = load_scenario(REPO / "scenarios" / "baseline.toml", overrides={**FAST, "run.name": "same"})
     result = compare(base, [cko, same], reps=3, seed=4)
     t = result.table.set_index(["policy", "outcome"])
@@ -29,7 +30,9 @@ def test_compare_pairs_runs_and_reports_differences():
     assert t.loc[("policy_cko", "final_engaged"), "low"] > 0
     assert t.loc[("policy_cko", "spending_yen"), "difference"] > 0
     cost = result.cost.set_index("policy")
-    assert cost.loc["policy_cko", "municipality_yen"] == pytest.approx(cost.loc["policy_cko", "spending_yen"])
+    by_payer = cost.loc["policy_cko", ["national_yen", "prefecture_yen", "municipality_yen"]]
+    assert by_payer.sum() == pytest.approx(cost.loc["policy_cko", "spending_yen"])
+    assert by_payer["municipality_yen"] > 0 and by_payer["national_yen"] > 0  # the CKO post; the intermediary
     assert cost.loc["policy_cko", "yen_per_additional_engaged_person_year"] > 0
     assert np.isnan(cost.loc["same", "yen_per_additional_settler"])
     s = result.series[result.series["policy"] == "policy_cko"]

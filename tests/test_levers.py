@@ -68,19 +68,24 @@ TIGHT_HOUSING = {"capacity.housing_share_of_vacant_per_year": 0.0002}
 # kind → (size key, sizes (first is zero), outcome, extra lever keys, extra scenario keys)
 CASES = {
     "travel_subsidy": ("share", [0.0, 0.5, 1.0], tokyo_engaged_rural, {"eligible": "all_engaged"}, {}),
-    "intermediary": ("count", [0.0, 1.0, 4.0], engaged_rural, {}, {}),
-    "cko": ("quality", [0.0, 0.5, 1.0], engaged_rural, {}, {}),
+    "intermediary": ("count", [0.0, 4.0, 16.0], engaged_rural, {"staff_per_org": 20.0}, {}),
+    "cko": ("quality", [0.0, 0.5, 1.0], engaged_rural, {"regions": "rural"}, {}),
     "relocation_grant": ("household_yen", [0.0, 1e6, 4e6], settled_from_tokyo, {"effect_per_million_yen": 0.5}, {}),
-    "coordinator": ("staff", [0.0, 3.0, 10.0], flow_total(Flow.SETTLE), {}, {}),
+    "coordinator": ("staff", [0.0, 3.0, 10.0], flow_total(Flow.SETTLE), {"caseload_per_staff": 400.0,
+                                                                         "settle_effect": 3.0}, {}),
     "information_campaign": ("effect", [0.0, 0.5, 2.0], visits_to_shimane, {"regions": [SHIMANE]}, {}),
     "housing": ("units_per_year", [0.0, 300.0, 3000.0], flow_total(Flow.SETTLE), {}, TIGHT_HOUSING),
-    "side_job_matching": ("staff", [0.0, 11.0, 40.0], work_engaged_rural, {"work_bias": 2.0}, {}),
+    "side_job_matching": ("staff", [0.0, 110.0, 400.0], work_engaged_rural, {}, {}),
     "dual_residence": ("effect", [0.0, 1.0, 3.0], dual_rural, {"start": "2020-04"}, {}),
     "furusato_nozei": ("extra_donor_share", [0.0, 0.05, 0.2], flow_total(Flow.VISIT), {}, {}),
     "furusato_resident": ("basic_engage_effect", [0.0, 0.3, 1.0], engaged_rural, {"start": "2020-04"}, {}),
     "adoption_support": ("adoption_rate", [0.0, 0.2, 1.0], adopting, {}, {}),
     "hazard_multiplier": ("factor", [1.0, 1.5, 3.0], engaged_rural, {"transition": "engage", "regions": "rural"}, {}),
+    "programme": ("places_per_region_year", [0.0, 500.0, 2000.0], engaged_rural,
+                  {"duration_months": 12, "entry_stage": "engaged", "stages": ["none", "visitor"]}, {}),
 }
+# a CKO acts through the programmes of its region: it is tested with an intermediary beside it
+COMPANIONS = {"cko": [{"kind": "intermediary", "regions": "rural", "count": 4.0, "staff_per_org": 20.0}]}
 
 
 def test_every_lever_kind_has_a_case():
@@ -93,9 +98,10 @@ def baselines():
 
     def get(extra_key):
         extra = CASES[extra_key][4]
-        key = tuple(sorted(extra.items()))
+        companions = COMPANIONS.get(extra_key, [])
+        key = (tuple(sorted(extra.items())), repr(companions))
         if key not in cache:
-            cache[key] = run([], extra)
+            cache[key] = run(companions, extra)
         return cache[key]
     return get
 
@@ -109,7 +115,7 @@ def test_lever_moves_its_outcome_monotonically_and_is_neutral_at_zero(kind, base
         if kind == "furusato_resident":
             lever_extra = {**lever_extra, "travel_perk_share": 0.0 if size == 0 else 0.2,
                            "lodging_yen_per_day": 0.0 if size == 0 else 3000}
-        m = run([{"kind": kind, size_key: size, **lever_extra}], scenario_extra)
+        m = run([{"kind": kind, size_key: size, **lever_extra}, *COMPANIONS.get(kind, [])], scenario_extra)
         results.append(outcome(m))
         if size == sizes[0]:
             assert history_digest(m) == history_digest(baselines(kind)), f"{kind} at size zero changes the run"
@@ -118,10 +124,10 @@ def test_lever_moves_its_outcome_monotonically_and_is_neutral_at_zero(kind, base
 
 @pytest.mark.slow
 def test_lever_after_the_horizon_or_before_its_start_changes_nothing(baselines):
-    base = baselines("cko")
-    late = run([{"kind": "cko", "start": "2030-04"}])
+    base = baselines("hazard_multiplier")
+    late = run([{"kind": "intermediary", "start": "2030-04"}])
     assert history_digest(late) == history_digest(base)
-    mid = run([{"kind": "cko", "quality": 1.0, "start": "2021-10"}])
+    mid = run([{"kind": "intermediary", "count": 4.0, "staff_per_org": 20.0, "start": "2021-10"}])
     start = 18
     assert np.array_equal(mid.history.by_target[: start + 1], base.history.by_target[: start + 1])
     assert np.array_equal(mid.history.flows[: start + 1], base.history.flows[: start + 1])
@@ -149,8 +155,9 @@ def test_budget_cap_is_never_exceeded_and_payers_add_up():
 
 
 def test_exhausted_budget_stops_the_lever_acting():
-    small = run([{"kind": "coordinator", "staff": 10.0, "budget_yen": 1e7}])
-    free = run([{"kind": "coordinator", "staff": 10.0}])
+    big = {"caseload_per_staff": 400.0, "settle_effect": 3.0}
+    small = run([{"kind": "coordinator", "staff": 10.0, "budget_yen": 1e7, **big}])
+    free = run([{"kind": "coordinator", "staff": 10.0, **big}])
     assert small.spending()["yen"].sum() == pytest.approx(1e7)
     assert flow_total(Flow.SETTLE)(small) < flow_total(Flow.SETTLE)(free)
 
@@ -158,7 +165,8 @@ def test_exhausted_budget_stops_the_lever_acting():
 def test_a_lever_in_one_region_leaves_other_regions_alone():
     extra = {"rates.leave": 0.0}
     base = run([], extra)
-    policy = run([{"kind": "coordinator", "staff": 20.0, "regions": [SHIMANE]}], extra)
+    policy = run([{"kind": "coordinator", "staff": 20.0, "caseload_per_staff": 400.0, "settle_effect": 3.0,
+                   "regions": [SHIMANE]}], extra)
     s = base.table.index_of(SHIMANE)
     others = np.ones(base.table.n, dtype=bool)
     others[s] = False

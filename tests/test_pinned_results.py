@@ -17,7 +17,7 @@ import pandas as pd
 from model import RelationModel, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
-PINNED = "2ae7038f356bf1cd745c088fc417d8bdb8ddecb80139d49213041aeca75b56c3"
+PINNED = "477cf55587d02e05bcc11e7b1bb9e18f9d3b355c38db7afe5046bce15bee8071"
 
 
 def tidy_digest(model: RelationModel) -> str:

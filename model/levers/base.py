@@ -44,11 +44,12 @@ class LeverEffects:
     engage_capacity_add: np.ndarray  # (R,) extra 関わりしろ, people per month
     engage_capacity_mult: np.ndarray  # (R,) multiplier of 関わりしろ
     housing_add: np.ndarray        # (R,) extra housing units per year
-    cko_quality: np.ndarray        # (R,) CKO quality 0–1 (read by intermediaries)
+    cko_quality: np.ndarray        # (R,) CKO quality 0–1 (widens the places of the region's programmes)
     adoption_rate_add: np.ndarray  # (R,) extra yearly adoption hazard for municipalities (横展開)
+    programme_places: np.ndarray   # (programmes, R) places a year each programme offers in each host region
 
     @classmethod
-    def neutral(cls, n_regions: int) -> "LeverEffects":
+    def neutral(cls, n_regions: int, n_programmes: int = 0) -> "LeverEffects":
         """Inputs with no lever acting."""
         return cls(
             rate_mult=np.ones((n_regions, N_TRANSITIONS)),
@@ -61,6 +62,7 @@ class LeverEffects:
             housing_add=np.zeros(n_regions),
             cko_quality=np.zeros(n_regions),
             adoption_rate_add=np.zeros(n_regions),
+            programme_places=np.zeros((n_programmes, n_regions)),
         )
 
 
@@ -98,6 +100,8 @@ class StepRecord:
     settler_origin: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     settler_region: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     settler_children: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    participants: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (programmes, R) at the step's end
+    entries: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))       # (programmes, R) enrolments
 
 
 class Lever(Section):
@@ -117,6 +121,7 @@ class Lever(Section):
 
     selectors: ClassVar[tuple[str, ...]] = ("regions",)  # fields naming regions, resolved to masks
     needs_settlers: ClassVar[bool] = False
+    is_programme: ClassVar[bool] = False  # enrols people (`model.levers.programmes.ProgrammeLever`)
     priority: ClassVar[int] = 50   # lower acts first (CKO before intermediaries)
 
     @field_validator("start", "end")

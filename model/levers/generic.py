@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from model.levers.base import EffectContext, LeverEffects, Lever, Masks, scaled
+from model.levers.base import EffectContext, Lever, LeverEffects, Masks, scaled
 from model.schema import NonNegative, RegionSelector
 from model.stages import Transition
 

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model.levers.base import PAYERS, LeverEffects, Lever, LeverContext, Masks, StepRecord
+from model.levers.base import (
+    PAYERS,
+    Lever,
+    LeverContext,
+    LeverEffects,
+    Masks,
+    StepRecord,
+)
+from model.codes import MAX_PROGRAMMES
 from model.schema import ScenarioError
 
 if TYPE_CHECKING:
@@ -50,6 +58,11 @@ class LeverSet:
         entries.sort(key=lambda e: (e[0], e[1]))
         self.levers: list[tuple[int, Lever, Masks]] = [(i, lever, masks) for _, i, lever, masks in entries]
         self.names = {i: lever.name or f"{lever.kind}_{i}" for i, lever, _ in self.levers}
+        # programme slots, in file order: slot q is the q-th lever that enrols people
+        self.slots = {i: q for q, i in enumerate(sorted(i for i, lever, _ in self.levers if lever.is_programme))}
+        if len(self.slots) > MAX_PROGRAMMES:
+            raise ScenarioError(source, "levers", f"{len(self.slots)} levers enrol people (programmes, intermediaries, "
+                                f"coordinators, side-job matching); at most {MAX_PROGRAMMES} are allowed")
         self.budget_left = {i: (math.inf if lever.budget_yen is None else lever.budget_yen)
                             for i, lever, _ in self.levers}
         self.n_regions = table.n
@@ -66,11 +79,25 @@ class LeverSet:
         return tuple(i for i, _, _ in act), reach.tobytes() if scaled else b""
 
     def effects(self, ctx: LeverContext) -> LeverEffects:
-        """The effects of every lever in force in `ctx.month` (levers see no month: `EffectContext`)."""
-        effects = LeverEffects.neutral(self.n_regions)
-        for _, lever, masks in self.active(ctx.month):
+        """The effects of every lever in force in `ctx.month` (levers see no month: `EffectContext`),
+        with the places of the programmes in force (after every other effect, e.g. a CKO's)."""
+        effects = LeverEffects.neutral(self.n_regions, len(self.slots))
+        active = self.active(ctx.month)
+        for _, lever, masks in active:
             lever.apply(effects, masks, ctx.effects_only())
+        for i, lever, masks in active:
+            if lever.is_programme:
+                effects.programme_places[self.slots[i]] = lever.places(masks, ctx.effects_only(), effects)
         return effects
+
+    def programme_rows(self) -> list:
+        """The fixed row of every programme slot, in slot order (`ProgrammeLever.row`)."""
+        by_index = {i: (lever, masks) for i, lever, masks in self.levers}
+        return [by_index[i][0].row(by_index[i][1]) for i in sorted(self.slots, key=self.slots.get)]
+
+    def programme_labels(self) -> list[str]:
+        """Name of the lever in each programme slot."""
+        return [self.names[i] for i in sorted(self.slots, key=self.slots.get)]
 
     def needs_settlers(self, month: str) -> bool:
         """Does an active lever need the list of this step's settlers?"""
@@ -81,7 +108,12 @@ class LeverSet:
         spending = np.zeros((len(self.levers), self.n_regions))
         revenue = np.zeros((len(self.levers), self.n_regions))
         for i, lever, masks in self.active(ctx.month):
-            claim = np.maximum(lever.claims(masks, ctx, record), 0.0)
+            if lever.is_programme:
+                q = self.slots[i]
+                claim = lever.programme_claims(masks, ctx, record.participants[q], record.entries[q], record.scale)
+                claim = np.maximum(claim, 0.0)
+            else:
+                claim = np.maximum(lever.claims(masks, ctx, record), 0.0)
             total = float(claim.sum())
             if total > 0:
                 paid = min(total, self.budget_left[i])

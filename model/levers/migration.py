@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 
-from model.levers.base import EffectContext, LeverEffects, Lever, LeverContext, Masks, StepRecord, scaled
-from model.schema import NonNegative, RegionSelector, Share
-from model.stages import Flow, Transition
+from model.levers.base import (
+    EffectContext,
+    Lever,
+    LeverContext,
+    LeverEffects,
+    Masks,
+    StepRecord,
+    scaled,
+)
+from model.levers.programmes import ProgrammeLever, ProgrammeRow, stage_mask
+from model.schema import NonNegative, Positive, RegionSelector, Share
+from model.stages import N_TRANSITIONS, EngagementType, Flow, Stage, Transition
+
+if TYPE_CHECKING:
+    from model.units import Scale
 
 
 class RelocationGrant(Lever):
@@ -56,27 +68,42 @@ class RelocationGrant(Lever):
         return record.scale.people(np.bincount(region, weights=paid, minlength=len(masks["regions"])))
 
 
-class MigrationCoordinator(Lever):
+class MigrationCoordinator(ProgrammeLever):
     """移住コーディネーター / 定住支援員: staff who help people settle and stay.
 
-    Model: each staff member in a region raises its DUAL and SETTLE hazards by settle_effect and
-    divides its LEAVE hazard by (1 + leave_effect · staff). Cost per staff-year: one secondary
-    source reports up to ¥5 million a year under 特別交付税 (uncertain); paid by 国 through the tax.
+    Model (a caseload): `staff` per region each look after `caseload_per_staff` people at a time for
+    `service_months`, chosen at random among the region's 関係人口, dual residents and settlers never
+    served by a programme. While looked after, a person's DUAL and SETTLE hazards are × (1 +
+    settle_effect) and a settler's LEAVE hazard ÷ (1 + leave_effect); nobody else's change. Where a
+    CKO leads, places × (1 + cko_places · quality). Cost per staff-year: one secondary source reports
+    up to ¥5 million a year under 特別交付税 (uncertain); paid by 国 through the tax, whether or not
+    the caseload is full.
     """
 
     kind: Literal["coordinator"] = "coordinator"
     staff: NonNegative = Field(2.0, description="Staff per region covered")
-    settle_effect: NonNegative = Field(0.05, description="DUAL and SETTLE × (1 + this · staff) (assumption)")
-    leave_effect: NonNegative = Field(0.1, description="LEAVE ÷ (1 + this · staff) (assumption)")
+    caseload_per_staff: NonNegative = Field(40.0, description="People looked after at a time per staff member (assumption, 10–80)")
+    service_months: Positive = Field(12.0, le=120, description="Months a person is looked after (assumption, 6–24)")
+    settle_effect: NonNegative = Field(0.5, description="DUAL and SETTLE × (1 + this) while looked after (assumption, 0–2)")
+    leave_effect: NonNegative = Field(0.5, description="LEAVE ÷ (1 + this) while looked after (assumption, 0–2)")
+    cko_places: NonNegative = Field(0.5, description="Places × (1 + this · CKO quality) (assumption, 0–1)")
     cost_per_staff_year: NonNegative = Field(5_000_000, description="Yen per staff-year (uncertain secondary source)")
 
-    def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:
-        strength = self.strength(masks["regions"], ctx)
-        for t in (Transition.DUAL, Transition.SETTLE):
-            effects.rate_mult[:, t] *= 1.0 + self.settle_effect * self.staff * strength
-        effects.rate_mult[:, Transition.LEAVE] /= 1.0 + self.leave_effect * self.staff * strength
+    def row(self, masks: Masks) -> ProgrammeRow:
+        mult = np.ones(N_TRANSITIONS)
+        mult[[Transition.DUAL, Transition.SETTLE]] = 1.0 + self.settle_effect
+        mult[Transition.LEAVE] = 1.0 / (1.0 + self.leave_effect)
+        return ProgrammeRow(hosts=masks["regions"], homes=np.ones(len(masks["regions"]), dtype=bool),
+                            stages=stage_mask(["engaged", "dual", "settled"]), age_min=18.0, age_max=121.0,
+                            entry_stage=Stage.VISITOR, entry_type=EngagementType.PARTICIPATION,
+                            duration_months=self.service_months, mult=mult, visit_days_per_year=0.0)
 
-    def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
+    def base_places(self, masks: Masks, ctx: EffectContext) -> np.ndarray:
+        per_year = self.staff * self.caseload_per_staff * 12.0 / self.service_months
+        return per_year * self.strength(masks["regions"], ctx)
+
+    def programme_claims(self, masks: Masks, ctx: LeverContext, participants: np.ndarray, entries: np.ndarray,
+                         scale: "Scale") -> np.ndarray:
         return self.staff * self.cost_per_staff_year * ctx.dt * self.strength(masks["regions"], ctx)
 
 

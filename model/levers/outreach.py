@@ -7,7 +7,15 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from model.levers.base import EffectContext, LeverEffects, Lever, LeverContext, Masks, StepRecord, scaled
+from model.levers.base import (
+    EffectContext,
+    Lever,
+    LeverContext,
+    LeverEffects,
+    Masks,
+    StepRecord,
+    scaled,
+)
 from model.schema import NonNegative, RegionSelector, Share
 from model.stages import Transition
 

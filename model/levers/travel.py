@@ -8,7 +8,14 @@ import numpy as np
 from pydantic import Field
 
 from model.codes import N_CLASSES
-from model.levers.base import EffectContext, LeverEffects, Lever, LeverContext, Masks, StepRecord
+from model.levers.base import (
+    EffectContext,
+    Lever,
+    LeverContext,
+    LeverEffects,
+    Masks,
+    StepRecord,
+)
 from model.schema import NonNegative, RegionSelector, Share
 from model.stages import EngagementType
 

@@ -1,0 +1,137 @@
+"""Levers that take people in (参加型の施策): programmes with places, and staff who serve a caseload.
+
+A programme lever acts only on the people it enrols. Each host region offers a number of places a
+year (for staff: staff × caseload ÷ the months a person is served); eligible people (by home region,
+stage, age; never enrolled before) are enrolled at random on their own stream until the places are
+used (the chance per step is places ÷ last step's eligible people, exact in expectation at any
+`people_per_agent`). While taking part, a participant's hazards are multiplied by the programme's
+effects and they may visit more; nobody else's hazards change. Spending is per place-year taken, per
+entry, or per staff-year, so cost per outcome counts exactly whom the lever paid for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from model.levers.base import EffectContext, Lever, LeverContext, LeverEffects, Masks
+from model.levers.generic import TransitionName
+from model.schema import NonNegative, Positive, RegionSelector
+from model.stages import N_STAGES, N_TRANSITIONS, EngagementType, Stage, Transition
+
+if TYPE_CHECKING:
+    from model.units import Scale
+
+StageName = Literal["none", "visitor", "engaged", "dual", "settled"]
+EntryStage = Literal["visitor", "engaged", "dual"]
+TypeName = Literal["hobby_consumption", "participation", "work", "direct_contribution"]
+
+
+@dataclass(frozen=True)
+class ProgrammeRow:
+    """What a programme is, fixed for the run: the kernel's row of `ProgrammeInputs`."""
+
+    hosts: np.ndarray          # (R,) bool: host regions (the lever's `regions`)
+    homes: np.ndarray          # (R,) bool: where participants may live
+    stages: np.ndarray         # (stages,) bool: stages that may enrol
+    age_min: float
+    age_max: float
+    entry_stage: Stage
+    entry_type: EngagementType
+    duration_months: float
+    mult: np.ndarray           # (transitions,) hazard multipliers while taking part
+    visit_days_per_year: float  # extra visit-days per year while taking part
+
+
+class ProgrammeLever(Lever):
+    """What every lever that enrols people shares: a row of the programme table and places per region."""
+
+    is_programme: ClassVar[bool] = True
+    priority = 60  # after a CKO, whose quality widens the places of its regions' programmes
+    cko_places: NonNegative = Field(
+        0.0, description="Places × (1 + this · CKO quality) where a CKO leads (assumption; 0 = no CKO effect)")
+
+    def row(self, masks: Masks) -> ProgrammeRow:
+        """The programme's fixed row."""
+        raise NotImplementedError
+
+    def base_places(self, masks: Masks, ctx: EffectContext) -> np.ndarray:
+        """(R,) places a year in each host region, before a CKO's widening."""
+        raise NotImplementedError
+
+    def places(self, masks: Masks, ctx: EffectContext, effects: LeverEffects) -> np.ndarray:
+        """(R,) places a year in each host region this step."""
+        return self.base_places(masks, ctx) * (1.0 + self.cko_places * effects.cko_quality)
+
+    def programme_claims(self, masks: Masks, ctx: LeverContext, participants: np.ndarray, entries: np.ndarray,
+                         scale: "Scale") -> np.ndarray:
+        """(R,) yen for this step, from its participants and entries (simulated persons) by host region."""
+        raise NotImplementedError
+
+
+def _multipliers(effects: dict[str, float]) -> np.ndarray:
+    mult = np.ones(N_TRANSITIONS)
+    for name, factor in effects.items():
+        mult[Transition[name.upper()]] = factor
+    return mult
+
+
+def stage_mask(stages: list[str]) -> np.ndarray:
+    """(stages,) bool mask of stage names."""
+    mask = np.zeros(N_STAGES, dtype=bool)
+    for name in stages:
+        mask[Stage[name.upper()]] = True
+    return mask
+
+
+class Programme(ProgrammeLever):
+    """A programme with places (事業): a work stay, an academy, 地域おこし協力隊, ...
+
+    Each host region in `regions` offers `places_per_region_year`. People living in `homes`, at a
+    stage in `stages`, aged `age_min` ≤ age < `age_max`, who have never enrolled, may enrol: people
+    with no relationship (stage none) as a first contact, with a host drawn by gravity among the
+    host regions; people related to a host region (its visitors, 関係人口, dual residents, or settlers
+    living there) in that region. On enrolment a participant is raised to `entry_stage` (at least a
+    visitor of the host), with `entry_type` on entering 関係人口. For `duration_months` their hazards
+    are multiplied by `effects` and they make `visit_days_per_year` more visit-days; afterwards their
+    own ties carry on. Cost: `cost_per_place_year` per participant-year taken plus `cost_per_entry`.
+    """
+
+    kind: Literal["programme"] = "programme"
+    selectors: ClassVar[tuple[str, ...]] = ("regions", "homes")
+    homes: RegionSelector = Field("all", description="Where participants may live")
+    stages: list[StageName] = Field(["none", "visitor"], min_length=1, description="Stages that may enrol")
+    age_min: float = Field(18.0, ge=18, le=120, description="Youngest age that may enrol")
+    age_max: float = Field(120.0, gt=18, le=121, description="Enrolment below this age")
+    places_per_region_year: NonNegative = Field(..., description="Places each host region offers per year")
+    duration_months: Positive = Field(..., le=600, description="Months a participant takes part")
+    entry_stage: EntryStage = Field("visitor", description="Stage a participant is raised to on enrolment")
+    entry_type: TypeName = Field("participation", description="Engagement type on entering 関係人口 or DUAL")
+    visit_days_per_year: NonNegative = Field(0.0, description="Extra visit-days per year while taking part")
+    effects: dict[TransitionName, NonNegative] = Field(  # type: ignore[valid-type]
+        default_factory=dict, description="Hazard multipliers while taking part, by transition (assumption)")
+    cost_per_place_year: NonNegative = Field(0.0, description="Yen per participant-year")
+    cost_per_entry: NonNegative = Field(0.0, description="Yen per enrolment")
+
+    @model_validator(mode="after")
+    def _ages(self) -> "Programme":
+        if self.age_max <= self.age_min:
+            raise ValueError(f"age_max ({self.age_max:g}) must be above age_min ({self.age_min:g})")
+        return self
+
+    def row(self, masks: Masks) -> ProgrammeRow:
+        return ProgrammeRow(hosts=masks["regions"], homes=masks["homes"], stages=stage_mask(self.stages), age_min=self.age_min,
+                            age_max=self.age_max, entry_stage=Stage[self.entry_stage.upper()],
+                            entry_type=EngagementType[self.entry_type.upper()],
+                            duration_months=self.duration_months, mult=_multipliers(self.effects),
+                            visit_days_per_year=self.visit_days_per_year)
+
+    def base_places(self, masks: Masks, ctx: EffectContext) -> np.ndarray:
+        return self.places_per_region_year * self.strength(masks["regions"], ctx)
+
+    def programme_claims(self, masks: Masks, ctx: LeverContext, participants: np.ndarray, entries: np.ndarray,
+                         scale: "Scale") -> np.ndarray:
+        return scale.people(participants * self.cost_per_place_year * ctx.dt + entries * self.cost_per_entry)
