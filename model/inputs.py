@@ -138,6 +138,7 @@ class KernelInputs:
         self.programmes = programme_inputs(rows, self.gravity, table.n, config.run.steps_per_year)
         neutral = LeverEffects.neutral(table.n, len(rows))
         self.effects = neutral
+        self._folded_gravity = self.gravity
         self.capacity = np.zeros((table.n, 2))   # (R, engage / housing) simulated persons per step
         self.region = self._region_inputs(neutral, self.gravity)
 
@@ -151,11 +152,17 @@ class KernelInputs:
         return days
 
     def fold(self, effects: LeverEffects) -> None:
-        """Rebuild the per-region inputs and capacities for the levers' `effects`."""
-        neutral_gravity = (np.all(effects.cost_share == 1.0) and np.all(effects.attractiveness == 1.0))
-        gravity = self.gravity if neutral_gravity else Gravity.build(
-            self.table, self.travel, self.config.regions, self.config.choice, effects.cost_share,
-            effects.attractiveness, reach_ref=self.gravity.reach_ref)
+        """Rebuild the per-region inputs and capacities for the levers' `effects` (the gravity tables
+        only when the travel cost shares or attractiveness differ from the last fold's)."""
+        if np.all(effects.cost_share == 1.0) and np.all(effects.attractiveness == 1.0):
+            gravity = self.gravity
+        elif (np.array_equal(effects.cost_share, self.effects.cost_share)
+              and np.array_equal(effects.attractiveness, self.effects.attractiveness)):
+            gravity = self._folded_gravity
+        else:
+            gravity = Gravity.build(self.table, self.travel, self.config.regions, self.config.choice,
+                                    effects.cost_share, effects.attractiveness, reach_ref=self.gravity.reach_ref)
+        self._folded_gravity = gravity
         self.effects = effects
         self.region = self._region_inputs(effects, gravity)
 

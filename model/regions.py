@@ -155,10 +155,11 @@ def cumulative(weights: np.ndarray) -> np.ndarray:
     total = weights.sum(axis=1, keepdims=True)
     p = np.divide(weights, total, out=np.zeros_like(weights), where=total > 0)
     cum = np.cumsum(p, axis=1)
-    for r in range(weights.shape[0]):
-        pos = np.flatnonzero(weights[r] > 0)
-        if pos.size:
-            cum[r, pos[-1]:] = 1.0
+    positive = weights > 0
+    n = weights.shape[1]
+    last = n - 1 - np.argmax(positive[:, ::-1], axis=1)            # each row's last positive entry
+    tail = (np.arange(n)[None, :] >= last[:, None]) & positive.any(axis=1)[:, None]
+    cum[tail] = 1.0
     return cum
 
 
