@@ -52,14 +52,9 @@ def prepare_inputs(model, k: int) -> None:
 def kernel_args(model, k: int, people=None, tallies=None, ration=None) -> tuple:
     """`RelationModel.kernel_arguments(k)`, with a subset's people, tallies or rationing substituted.
     Call `prepare_inputs(model, k)` first."""
-    args = list(model.kernel_arguments(k))
-    if people is not None:
-        args[0] = people
-    if ration is not None:
-        args[1] = args[1]._replace(ration=ration)
-    if tallies is not None:
-        args[5] = tallies
-    return tuple(args)
+    people_, region, programmes, tables, scalars, step, tallies_ = model.kernel_arguments(k)
+    return (people_ if people is None else people, region if ration is None else region._replace(ration=ration),
+            programmes, tables, scalars, step, tallies_ if tallies is None else tallies)
 
 
 def subset(people, ids: np.ndarray):
@@ -227,7 +222,7 @@ def kernel_on_subset(model, kernel, snap, ids: np.ndarray, k0: int, steps: int) 
     alive = int(np.count_nonzero(model.people.stage[: model.people.n] != kernel.DEAD))
     share = len(ids) / alive
     R = model.table.n
-    out = kernel.Tallies.zeros(R)
+    out = kernel.Tallies.zeros(R, len(model.levers.slots))
     kernel.tally(sub, out.by_target, out.by_home)  # the stocks are counted once, then kept up to date
     demand = model.tallies.demand * share
     flows = np.zeros((R, kernel.N_FLOWS), dtype=np.int64)
@@ -310,7 +305,7 @@ def cache_check(model, kernel, snap, tiny: int, runs: int) -> dict:
     restore(model, snap)
     ids = np.arange(min(tiny, model.people.n))
     prepare_inputs(model, 1)
-    args = kernel_args(model, 1, people=subset(model.people, ids), tallies=kernel.Tallies.zeros(model.table.n))
+    args = kernel_args(model, 1, people=subset(model.people, ids), tallies=kernel.Tallies.zeros(model.table.n, len(model.levers.slots)))
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "tiny_args.pkl"
