@@ -17,7 +17,7 @@ import pandas as pd
 from model import RelationModel, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
-PINNED = "2ae7038f356bf1cd745c088fc417d8bdb8ddecb80139d49213041aeca75b56c3"
+PINNED = "1a43e2fb0bc694927dfa8ecc8117b8b6f0851fa308c450af7cab163c8c2bf222"
 
 
 def tidy_digest(model: RelationModel) -> str:

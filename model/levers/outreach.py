@@ -102,6 +102,7 @@ class FurusatoNozei(Lever):
         if weight.sum() == 0:
             return book                                   # no recipient: nobody donates
         donors = self.extra_donor_share * ctx.table.adults * masks["donor_homes"] * ctx.dt  # donor-years, by home
+        total = self.extra_donor_share * (ctx.table.adults * masks["donor_homes"]).sum()
         donations = donors.sum() * self.donation_yen * weight / weight.sum()
         burden = donors * min(self.donation_yen, self.self_burden_yen)
         deductible = donors * self.donation_yen - burden
@@ -109,9 +110,11 @@ class FurusatoNozei(Lever):
         book[LEDGER_INDEX["self_burden"]] = burden
         for payer, share in self.deduction_shares().items():
             book[LEDGER_INDEX[f"deduction_{payer}"]] = deductible * share
+        # net revenue in the same floating-point order as before the ledger existed (same results)
+        net = total * self.donation_yen * (1.0 - self.cost_share) * ctx.dt * weight / weight.sum()
         book[LEDGER_INDEX["gifts"]] = donations * self.gift_share
-        book[LEDGER_INDEX["handling"]] = donations * (self.cost_share - self.gift_share)
-        book[LEDGER_INDEX["net_revenue"]] = donations - book[LEDGER_INDEX["gifts"]] - book[LEDGER_INDEX["handling"]]
+        book[LEDGER_INDEX["handling"]] = donations - book[LEDGER_INDEX["gifts"]] - net
+        book[LEDGER_INDEX["net_revenue"]] = net
         return book
 
 
