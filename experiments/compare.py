@@ -78,7 +78,7 @@ def difference_summary(diffs: np.ndarray, precision: float = PRECISION) -> dict[
         notes.append("mean difference is zero: no width to aim for")
     return {"difference": mean, "low": low, "high": high, "sd": sd, "reps": n, "status": status,
             "reps_for_precision": replications_for_width(sd, 2 * precision * abs(mean)),
-            "reps_to_exclude_zero": replications_for_width(sd, 2 * abs(mean)) if sd > 0 else math.nan,
+            "reps_to_exclude_zero": replications_for_width(sd, 2 * abs(mean)),
             "note": "; ".join(notes)}
 
 
