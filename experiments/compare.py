@@ -2,18 +2,24 @@
 
 Common random numbers: a policy run and its baseline run share the seed, so every draw a lever
 does not touch is the same, and before a lever starts the two runs are identical. The difference
-in an outcome is taken per seed and summarised across replications (mean and a 90 % interval).
+in an outcome is taken per seed and summarised across replications: the mean, its paired sd, a 90 %
+bootstrap interval of the mean (`experiments.intervals`; none with fewer than 3 replications), the
+replications a given width would need, and a status that says whether the effect is
+distinguishable from zero. Cost per outcome follows the one rule of `experiments.intervals`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from experiments.outcomes import RunView, summarise
+from experiments.intervals import (INTERVAL_LABEL, cost_per_outcome, effect_status, mean_interval,
+                                   replications_for_width, status_text)
+from experiments.outcomes import LEDGER_OUTCOMES, RunView, summarise
 from experiments.runs import replication_seeds
 from model import KankeiScenario, RelationModel
 from model.levers.base import PAYERS
@@ -22,6 +28,12 @@ from model.stages import Flow
 #: outcomes compared, from the outcome registry (`experiments.outcomes.OUTCOMES`), in the policy's regions
 COMPARED = ("settlers_total", "engaged_person_years", "final_engaged", "adults_final", "spending_yen")
 PAYER_OUTCOMES = tuple(f"spending_{payer}_yen" for payer in PAYERS)
+MONEY_OUTCOMES = (*PAYER_OUTCOMES, *LEDGER_OUTCOMES, "net_public_cost_yen")
+#: outcomes priced in the cost table: (outcome, cost column, status column)
+PRICED = (("settlers_total", "yen_per_additional_settler", "settler_cost_status"),
+          ("engaged_person_years", "yen_per_additional_engaged_person_year", "engaged_person_year_cost_status"))
+PRECISION = 0.1   # default target: an interval of ± this share of the mean effect
+INSIDE, ELSEWHERE = "policy regions", "elsewhere"
 
 
 def policy_regions(model: RelationModel) -> np.ndarray:
@@ -33,30 +45,57 @@ def policy_regions(model: RelationModel) -> np.ndarray:
 
 
 def run_outcomes(model: RelationModel, mask: np.ndarray) -> dict[str, float]:
-    """The compared outcomes and spending by payer of a finished model within `mask`."""
-    return summarise(model, [*COMPARED, *PAYER_OUTCOMES], regions=mask)
+    """The compared outcomes, spending by payer and the ledger of a finished model within `mask`."""
+    return summarise(model, [*COMPARED, *MONEY_OUTCOMES], regions=mask)
 
 
 @dataclass
 class Comparison:
     """Results of `compare`: tidy tables for each policy against the baseline."""
 
-    table: pd.DataFrame       # policy, outcome (COMPARED), baseline, policy_value, difference, low, high (90 %)
-    cost: pd.DataFrame        # policy, spending_yen, by payer, yen_per_settler, yen_per_engaged_person_year
+    table: pd.DataFrame       # policy, outcome (COMPARED), baseline, policy_value, difference, low, high (90 %),
+    #                           sd, reps, status, reps_for_precision, reps_to_exclude_zero, note
+    cost: pd.DataFrame        # policy, spending_yen, by payer, yen_per_additional_settler, ..., the ledger's totals
     series: pd.DataFrame      # policy, rep, step, date, engaged_difference, settled_difference
     runs: pd.DataFrame        # every run's outcomes: policy, rep, seed, outcome columns
+    transfers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #                           policy, fiscal_year, item, payer, where (policy regions / elsewhere), yen (mean)
 
 
-def _interval(values: np.ndarray) -> tuple[float, float, float]:
-    return float(values.mean()), float(np.quantile(values, 0.05)), float(np.quantile(values, 0.95))
+def difference_summary(diffs: np.ndarray, precision: float = PRECISION) -> dict[str, float | str]:
+    """Mean, interval, sd, status, replications needed and a note explaining every NaN, of paired differences."""
+    n = len(diffs)
+    mean = float(diffs.mean())
+    low, high = mean_interval(diffs)
+    sd = float(diffs.std(ddof=1)) if n >= 2 else math.nan
+    status = effect_status(low, high)
+    notes = [status_text(status, n)] if status in ("no_interval", "not_distinguishable", "negative") else []
+    if n < 2:
+        notes.append("no sd (and no replications needed) from one replication")
+    elif mean == 0 and sd == 0:
+        notes.append("identical to the baseline in every replication")
+    elif mean == 0:
+        notes.append("mean difference is zero: no width to aim for")
+    return {"difference": mean, "low": low, "high": high, "sd": sd, "reps": n, "status": status,
+            "reps_for_precision": replications_for_width(sd, 2 * precision * abs(mean)),
+            "reps_to_exclude_zero": replications_for_width(sd, 2 * abs(mean)),
+            "note": "; ".join(notes)}
+
+
+def _ledger_rows(model: RelationModel, mask: np.ndarray) -> pd.DataFrame:
+    book = model.history.ledger_frame()
+    inside = set(model.table.codes[mask].tolist())
+    book["where"] = np.where(book["region"].isin(inside), INSIDE, ELSEWHERE)
+    return book.groupby(["fiscal_year", "item", "payer", "where"], observed=True, as_index=False)["yen"].sum()
 
 
 def compare(baseline: KankeiScenario, policies: list[KankeiScenario], reps: int = 5, seed: int | None = None,
-            progress: Callable[[int], None] | None = None) -> Comparison:
-    """Run every policy paired with the baseline on `reps` shared seeds and summarise the differences."""
+            progress: Callable[[int], None] | None = None, precision: float = PRECISION) -> Comparison:
+    """Run every policy paired with the baseline on `reps` shared seeds and summarise the differences;
+    `precision` sets the width asked of `reps_for_precision` (± that share of the mean effect)."""
     root = baseline.config.run.seed if seed is None else seed
     seeds = replication_seeds(root, reps)
-    rows, series = [], []
+    rows, series, books = [], [], []
     for rep, s in enumerate(seeds):
         base = RelationModel(scenario=baseline, rng=s)
         base.run()
@@ -77,23 +116,31 @@ def compare(baseline: KankeiScenario, policies: list[KankeiScenario], reps: int 
                 "engaged_difference": vp.engaged() - vb.engaged(),
                 "settled_difference": np.cumsum(vp.flow_series(Flow.SETTLE)) - np.cumsum(vb.flow_series(Flow.SETTLE)),
             }))
+            books.append(_ledger_rows(pol, mask).assign(policy=policy.name))
     runs = pd.DataFrame(rows)
     table_rows, cost_rows = [], []
     for name, g in runs.groupby("policy", sort=False):
         for outcome in COMPARED:
             diff = (g[outcome] - g[f"baseline_{outcome}"]).to_numpy()
-            mean, low, high = _interval(diff)
             table_rows.append({"policy": name, "outcome": outcome, "baseline": g[f"baseline_{outcome}"].mean(),
-                               "policy_value": g[outcome].mean(), "difference": mean, "low": low, "high": high})
-        spend = g["spending_yen"].mean()
-        d_settlers = (g["settlers_total"] - g["baseline_settlers_total"]).mean()
-        d_epy = (g["engaged_person_years"] - g["baseline_engaged_person_years"]).mean()
+                               "policy_value": g[outcome].mean(), **difference_summary(diff, precision)})
         cost_rows.append({
-            "policy": name, "spending_yen": spend,
+            "policy": name, "spending_yen": g["spending_yen"].mean(),
             **{f"{payer}_yen": g[f"spending_{payer}_yen"].mean() for payer in PAYERS},
-            "additional_settlers": d_settlers, "additional_engaged_person_years": d_epy,
-            "yen_per_additional_settler": spend / d_settlers if d_settlers > 0 else np.nan,
-            "yen_per_additional_engaged_person_year": spend / d_epy if d_epy > 0 else np.nan,
+            "additional_settlers": (g["settlers_total"] - g["baseline_settlers_total"]).mean(),
+            "additional_engaged_person_years": (g["engaged_person_years"] - g["baseline_engaged_person_years"]).mean(),
+            **{o: g[o].mean() for o in (*LEDGER_OUTCOMES, "net_public_cost_yen")},
         })
-    return Comparison(table=pd.DataFrame(table_rows), cost=pd.DataFrame(cost_rows),
-                      series=pd.concat(series, ignore_index=True), runs=runs)
+    table, cost = pd.DataFrame(table_rows), pd.DataFrame(cost_rows)
+    for outcome, column, status in PRICED:
+        priced = cost_per_outcome(table, cost, outcome).reindex(cost["policy"])
+        cost[column] = priced["yen"].to_numpy()
+        cost[status] = priced["status"].to_numpy()
+    transfers = pd.concat(books, ignore_index=True) if books else pd.DataFrame()
+    if not transfers.empty:
+        transfers = (transfers.groupby(["policy", "fiscal_year", "item", "payer", "where"], observed=True,
+                                       sort=False, as_index=False)["yen"].sum())
+        transfers["yen"] /= reps
+    table.attrs["interval"] = INTERVAL_LABEL
+    return Comparison(table=table, cost=cost, series=pd.concat(series, ignore_index=True), runs=runs,
+                      transfers=transfers)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from model.kpis import KPI
-from model.levers.base import PAYERS
+from model.levers.base import LEDGER, LEDGER_INDEX, PAYERS
 from model.stages import Flow, Stage
 
 STOCKS = (Stage.NONE, Stage.VISITOR, Stage.ENGAGED, Stage.DUAL, Stage.SETTLED)
@@ -51,9 +51,14 @@ class RunView:
         self.by_home = h.people_by_home()[:, mask]        # (T+1, R, S)
         self.by_target = h.people_by_target()[:, mask]    # (T+1, R, S, K)
         self.flows = h.people_flows()[:, mask]            # (T+1, R, F), index k = flows of step k-1 → k
-        self.spending = h.spending_by_lever()[:, :, mask]  # (T+1, levers, R) yen
+        costs = h.costs()                                 # (T+1, levers, payers, R) yen, wherever they fall
+        self.spending = costs.sum(axis=2)[:, :, mask]     # (T+1, levers, R) public cost in the view's regions
         self.kpis = h.kpis[: h.last + 1][:, mask]         # (T+1, R, KPIs)
-        self.payer_shares = h.payer_shares                # (levers, payers)
+        # money is counted for the levers acting in the view's regions, wherever it falls (a deduction
+        # falls on the donors' home regions, which need not be in the view)
+        acting = model.levers.acting_in(mask)
+        self.cost_by_payer = costs[:, acting].sum(axis=(0, 1, 3))              # (payers,)
+        self.ledger_totals = h.ledger[: h.last + 1][:, acting].sum(axis=(0, 1, 3))  # (LEDGER,)
         self.rural = ~model.table.is_metro[mask]
 
     def stock(self, stage: Stage) -> np.ndarray:
@@ -80,11 +85,14 @@ class RunView:
         return float(self.flow_series(flow)[1:].sum())
 
     def spent(self, payer: str | None = None) -> float:
-        """Yen spent on every lever over the run (by all payers, or the share of one payer)."""
-        per_lever = self.spending.sum(axis=(0, 2))
-        if payer is None:
-            return float(per_lever.sum())
-        return float((per_lever * self.payer_shares[:, PAYERS.index(payer)]).sum()) if len(per_lever) else 0.0
+        """Public cost over the run of the levers acting in the view's regions, wherever it falls:
+        programme spending and the ledger's costs such as tax deductions (all payers, or one payer)."""
+        return float(self.cost_by_payer.sum() if payer is None else self.cost_by_payer[PAYERS.index(payer)])
+
+    def booked(self, item: str) -> float:
+        """Yen of one ledger item (`model.levers.base.LEDGER`) over the run, for the levers acting in
+        the view's regions, wherever it falls."""
+        return float(self.ledger_totals[LEDGER_INDEX[item]])
 
 
 def _share(num: float, den: float) -> float:
@@ -94,6 +102,13 @@ def _share(num: float, den: float) -> float:
 def _payer_outcome(payer: str, ja: str) -> Outcome:
     return Outcome(f"spending_{payer}_yen", f"政策支出・{ja}（累計・円）", f"spending borne by the {payer} level, yen",
                    lambda v: v.spent(payer))
+
+
+def _ledger_outcome(name: str, ja: str, description: str) -> Outcome:
+    return Outcome(f"{name}_yen", f"{ja}（累計・円）", f"{description}, over the run, yen", lambda v: v.booked(name))
+
+
+LEDGER_OUTCOMES = tuple(f"{item.name}_yen" for item in LEDGER)
 
 
 OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
@@ -126,11 +141,16 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
             lambda v: float(v.adults(rural_only=True)[-1] - v.adults(rural_only=True)[0])),
     Outcome("youth_outflow_total", "若者の転出（累計）", "rural natives who left for a metro region over the run",
             lambda v: v.flow_total(Flow.YOUTH_OUTFLOW)),
-    Outcome("spending_yen", "政策支出（累計・円）", "spending on every lever over the run, all payers, yen",
-            lambda v: v.spent()),
+    Outcome("spending_yen", "政策支出（累計・円）",
+            "public cost of the levers over the run, all payers, yen: programme spending and tax deductions, "
+            "wherever they fall", lambda v: v.spent()),
     _payer_outcome("national", "国"),
     _payer_outcome("prefecture", "都道府県"),
     _payer_outcome("municipality", "市町村"),
+    *(_ledger_outcome(item.name, item.ja, item.description) for item in LEDGER),
+    Outcome("net_public_cost_yen", "純公費負担（累計・円）",
+            "spending_yen − net_revenue_yen: the public cost less what recipient regions keep, yen",
+            lambda v: v.spent() - v.booked("net_revenue")),
     Outcome("municipalities_adopting_final", "関係人口に取り組む市町村（期末）",
             "municipalities working on 関係人口 at the end (the national KPI)",
             lambda v: float(v.kpis[-1, :, KPI.MUNICIPALITIES_ADOPTING].sum())),

@@ -45,11 +45,14 @@ HEADINGS: dict[str, tuple[str, str]] = {
     "map_title": ("関係人口（成人千人あたり・期末）", "関係人口 per 1,000 adults at the end"),
     "manifest": ("来歴（マニフェスト）", "Provenance (manifest)"),
     "scenario": ("シナリオ（検証済みのパラメータ）", "Scenario (validated parameters)"),
-    "differences": ("基準との差（90%区間）", "Differences from the baseline (90 % interval)"),
+    "differences": ("基準との差（平均差の90%ブートストラップ区間）",
+                    "Differences from the baseline (90 % bootstrap interval of the mean paired difference)"),
     "costs": ("支出と費用対効果（円）", "Spending and cost per outcome (yen)"),
     "cost_rule": ("効果の区間がゼロを含む場合、成果あたり費用は示さない。",
                   "Where an effect's interval includes zero, no cost per outcome is given."),
     "runs": ("実行一覧", "Runs"),
+    "transfers": ("支出以外の資金の流れ（年度別・ふるさと納税など）",
+                  "Money moved besides spending, by fiscal year (ふるさと納税 and the like)"),
     "sweep_info": ("掃引の設定", "The sweep"),
     "spec": ("実験仕様（spec.toml）", "Experiment spec (spec.toml)"),
     "run_status": ("実行の状態", "Run status"),
@@ -135,6 +138,9 @@ def _compare_sections(d: Path, lang: Lang) -> list[tuple[str, str]]:
     sections = [(t("engaged_diff", lang), _png(figures.lever_comparison(comparison, lang=lang))),
                 (_h("differences", lang), _table(comparison.table)),
                 (_h("costs", lang), f"<p>{_h('cost_rule', lang)}</p>" + _table(costs.reset_index()))]
+    transfers = d / "transfers.parquet"
+    if transfers.is_file() and not (book := pd.read_parquet(transfers)).empty:
+        sections.append((_h("transfers", lang), _table(book)))
     if not runs.empty:
         sections.append((_h("runs", lang), _table(runs[["policy", "rep", "seed"]])))
     return sections

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from model.kpis import KPI, KPI_NAMES
-from model.levers.base import PAYERS
+from model.levers.base import LEDGER, NET_REVENUE, PAYERS
 from model.stages import N_FLOWS, N_STAGES, N_TYPES, EngagementType, Flow, Stage
 from model.units import Scale
 
@@ -19,7 +19,8 @@ class History:
     """Tallies for steps 0..n_steps: by report region, by home region, flows, visit-day distributions.
 
     Counts are stored in simulated persons and leave through the units boundary (`scale`): every
-    frame and the `people_*` accessors are in real people. Spending and revenue are in yen.
+    frame and the `people_*` accessors are in real people. Spending, the ledger (money the levers
+    move besides spending, `model.levers.base.LEDGER`) and revenue (its `net_revenue` item) are in yen.
     """
 
     def __init__(self, n_steps: int, n_regions: int, dates: pd.DatetimeIndex, codes: np.ndarray,
@@ -30,7 +31,7 @@ class History:
         self.flows = np.zeros((n_steps + 1, n_regions, N_FLOWS), dtype=np.int64)
         self.kpis = np.zeros((n_steps + 1, n_regions, len(KPI)))
         self.spending = np.zeros((n_steps + 1, len(lever_labels), n_regions))
-        self.revenue = np.zeros((n_steps + 1, len(lever_labels), n_regions))
+        self.ledger = np.zeros((n_steps + 1, len(lever_labels), len(LEDGER), n_regions))
         self.programme_labels = list(programme_labels or [])
         n_prog = len(self.programme_labels)
         self.entries = np.zeros((n_steps + 1, n_prog, n_regions), dtype=np.int64)
@@ -50,8 +51,9 @@ class History:
     def record(self, step: int, by_target: np.ndarray, by_home: np.ndarray, flows: np.ndarray,
                kpis: np.ndarray, spending: np.ndarray | None = None, revenue: np.ndarray | None = None,
                entries: np.ndarray | None = None, participants: np.ndarray | None = None) -> None:
-        """Store the tallies after `step` steps (spending and revenue in yen, per lever and region;
-        programme entries and participants per programme and host region)."""
+        """Store the tallies after `step` steps: spending (levers, R) in yen and `revenue`, either the
+        ledger (levers, len(LEDGER), R) that `LeverSet.account` returns or the net revenue alone (levers, R);
+        programme entries and participants per programme and host region."""
         self.by_target[step] = by_target
         self.by_home[step] = by_home
         self.flows[step] = flows
@@ -60,7 +62,10 @@ class History:
             self.settlers_to_date += int(flows[:, Flow.SETTLE].sum())
         if spending is not None:
             self.spending[step] = spending
-            self.revenue[step] = revenue
+            if revenue.ndim == 3:
+                self.ledger[step] = revenue
+            else:
+                self.ledger[step, :, NET_REVENUE] = revenue
         if entries is not None and entries.size:
             self.entries[step] = entries
             self.participants[step] = participants
@@ -110,9 +115,24 @@ class History:
         """(steps, R) values of one KPI (already in real people or yen)."""
         return self.kpis[: self.last + 1, :, kpi]
 
+    @property
+    def revenue(self) -> np.ndarray:
+        """(steps, levers, R) revenue to regions because of a lever: the ledger's net_revenue, yen."""
+        return self.ledger[:, :, NET_REVENUE]
+
     def spending_by_lever(self) -> np.ndarray:
-        """(steps, levers, R) spending in yen (row 0 is zero)."""
+        """(steps, levers, R) programme spending in yen (row 0 is zero), without the ledger's costs."""
         return self.spending[: self.last + 1]
+
+    def costs(self) -> np.ndarray:
+        """(steps, levers, payers, R) public cost in yen: programme spending split by each lever's
+        payer shares, plus the ledger items a payer bears (e.g. ふるさと納税's tax deductions) in the
+        region where they fall."""
+        cube = self.spending[: self.last + 1, :, None, :] * self.payer_shares[None, :, :, None]
+        for k, item in enumerate(LEDGER):
+            if item.payer is not None:
+                cube[:, :, PAYERS.index(item.payer)] += self.ledger[: self.last + 1, :, k]
+        return cube
 
     def stages_frame(self, by: str = "target") -> pd.DataFrame:
         """Tidy people by stage and type: step, date, region, stage, type, people."""
@@ -180,7 +200,9 @@ class History:
         return pd.DataFrame(self.continuity_rows, columns=["fiscal_year", "region", "people"])
 
     def spending_frame(self) -> pd.DataFrame:
-        """Spending by lever, region and payer per step (yen; rows with spending only)."""
+        """Public cost by lever, region and payer per step (yen; rows with spending only): `item` is
+        "programme" for the lever's own spending, or the ledger item a payer bears (a tax deduction,
+        in the region where it falls)."""
         rows = []
         cube = self.spending[: self.last + 1]
         for step, lever, region in zip(*np.nonzero(cube)):
@@ -189,10 +211,32 @@ class History:
                 share = self.payer_shares[lever, p]
                 if share > 0:
                     rows.append((step, self.lever_labels[lever], self.lever_kinds[lever], self.codes[region],
-                                 payer, yen * share))
-        df = pd.DataFrame(rows, columns=["step", "lever", "kind", "region", "payer", "yen"])
+                                 payer, "programme", yen * share))
+        borne = [k for k, item in enumerate(LEDGER) if item.payer is not None]
+        book = self.ledger[: self.last + 1][:, :, borne]
+        for step, lever, k, region in zip(*np.nonzero(book)):
+            item = LEDGER[borne[k]]
+            rows.append((step, self.lever_labels[lever], self.lever_kinds[lever], self.codes[region], item.payer,
+                         item.name, book[step, lever, k, region]))
+        df = pd.DataFrame(rows, columns=["step", "lever", "kind", "region", "payer", "item", "yen"])
         df["step"] = df["step"].astype(np.int64)
-        return self._finish(df, ["step", "lever", "region", "payer"], {"payer": list(PAYERS)})
+        return self._finish(df, ["step", "lever", "region", "payer", "item"],
+                            {"payer": list(PAYERS), "item": ["programme", *(LEDGER[k].name for k in borne)]})
+
+    def ledger_frame(self) -> pd.DataFrame:
+        """Money the levers move besides programme spending (`LEDGER`), per step, lever, region (where
+        it falls) and item: step, date, fiscal_year (年度 of the step's first day), lever, kind, region,
+        item, payer (who bears it as a public cost, or empty), yen. Rows with money only."""
+        cube = self.ledger[: self.last + 1]
+        step, lever, k, region = np.nonzero(cube)
+        first = self.dates[np.maximum(step - 1, 0)]
+        df = pd.DataFrame({
+            "step": step.astype(np.int64),
+            "fiscal_year": np.where(first.month >= 4, first.year, first.year - 1).astype(np.int64),
+            "lever": [self.lever_labels[i] for i in lever], "kind": [self.lever_kinds[i] for i in lever],
+            "region": self.codes[region], "item": [LEDGER[i].name for i in k],
+            "payer": [LEDGER[i].payer or "" for i in k], "yen": cube[step, lever, k, region]})
+        return self._finish(df, ["step", "lever", "region", "item"], {"item": [i.name for i in LEDGER]})
 
     def revenue_frame(self) -> pd.DataFrame:
         """Revenue to regions because of a lever (e.g. ふるさと納税) per step: step, date, lever, region, yen."""

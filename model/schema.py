@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Positive = Annotated[float, Field(gt=0)]
 NonNegative = Annotated[float, Field(ge=0)]
+FiniteNonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # refuses NaN and infinity
 Share = Annotated[float, Field(ge=0, le=1)]
 RegionSelector = Literal["all", "metro", "rural"] | list[int]
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

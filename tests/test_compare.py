@@ -49,12 +49,15 @@ def test_kankei_compare_end_to_end(tmp_path):
          "--set", "run.people_per_agent=5000", "--set", "run.horizon_years=2"],
         cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
-    assert "policy_coordinator vs baseline" in done.stdout and "yen_per_additional_settler" in done.stdout
+    assert "policy_coordinator vs baseline" in done.stdout and "cost (spending ÷ mean effect)" in done.stdout
+    assert "interval: none estimated with fewer than 3 replications" in done.stdout
     for name in ("table.csv", "table.parquet", "cost.csv", "cost.parquet", "series.parquet", "runs.parquet",
-                 "comparison.png"):
+                 "transfers.parquet", "comparison.png"):
         assert (out / name).exists(), name
     table = pd.read_csv(out / "table.csv")
-    assert set(table.columns) == {"policy", "outcome", "baseline", "policy_value", "difference", "low", "high"}
+    assert set(table.columns) == {"policy", "outcome", "baseline", "policy_value", "difference", "low", "high",
+                                  "sd", "reps", "status", "reps_for_precision", "reps_to_exclude_zero", "note"}
+    assert table["low"].isna().all() and table["note"].str.contains("no interval estimated").all()
 
 
 def test_kankei_compare_refuses_a_bad_policy_and_writes_nothing(tmp_path):

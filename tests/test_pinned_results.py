@@ -17,7 +17,7 @@ import pandas as pd
 from model import RelationModel, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
-PINNED = "477cf55587d02e05bcc11e7b1bb9e18f9d3b355c38db7afe5046bce15bee8071"
+PINNED = "b65ec972c2534c557635f54968eaa71c9155f83ec7c931405c82563b75f6edca"
 
 
 def tidy_digest(model: RelationModel) -> str:

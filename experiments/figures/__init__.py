@@ -13,7 +13,8 @@
 
 from experiments.figures.indices import calibration_intervals, sensitivity_indices
 from experiments.figures.ladder import ladder_funnel, stages_over_time
-from experiments.figures.levers import cost_per_outcome, lever_comparison, spending_by_lever
+from experiments.figures.levers import lever_comparison, spending_by_lever
+from experiments.intervals import cost_per_outcome
 from experiments.figures.text import LANGS, finish
 from experiments.figures.tilemap import engaged_per_1000_adults, prefecture_map
 

@@ -2,8 +2,9 @@
 
 Cost per additional outcome is the policy's mean spending divided by its mean effect; its interval
 divides by the ends of the effect's 90 % interval. Where that interval includes zero (or lies below
-it) no cost is printed: the bar is greyed out and says why, since a yen-per-outcome figure for an
-effect indistinguishable from zero would be meaningless.
+it, or was not estimated) no cost is printed: the bar is greyed out and says why, since a
+yen-per-outcome figure for an effect indistinguishable from zero would be meaningless. The rule has
+one home, `experiments.intervals.cost_per_outcome`, shared with `kankei compare`'s table.
 """
 
 from __future__ import annotations
@@ -12,23 +13,9 @@ import numpy as np
 import pandas as pd
 
 from experiments.figures.text import Lang, new_figure, t
+from experiments.intervals import cost_per_outcome
 
 COSTS = (("settlers_total", "yen_per_settler"), ("engaged_person_years", "yen_per_epy"))
-
-
-def cost_per_outcome(table: pd.DataFrame, cost: pd.DataFrame, outcome: str) -> pd.DataFrame:
-    """Per policy: spending, the effect's interval and yen per additional `outcome` with its interval
-    (NaN where the effect is not distinguishable from zero); `status` says which case applies."""
-    effect = table[table["outcome"] == outcome].set_index("policy")[["difference", "low", "high"]]
-    spend = cost.set_index("policy")["spending_yen"].reindex(effect.index)
-    status = np.select([spend <= 0, effect["high"] < 0, effect["low"] <= 0],
-                       ["no_spending", "negative", "not_distinguishable"], "ok")
-    ok = status == "ok"
-    out = pd.DataFrame({"spending_yen": spend, **effect, "status": status}, index=effect.index)
-    out["yen"] = np.where(ok, spend / effect["difference"], np.nan)
-    out["yen_low"] = np.where(ok, spend / effect["high"], np.nan)
-    out["yen_high"] = np.where(ok, spend / effect["low"], np.nan)
-    return out
 
 
 def _over_time(ax, series: pd.DataFrame, column: str, lang: Lang, key: str) -> None:

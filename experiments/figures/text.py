@@ -46,6 +46,7 @@ TERMS: dict[str, tuple[str, str]] = {
     "yen": ("円（90%区間）", "yen (90 % interval)"),
     "not_distinguishable": ("効果はゼロと区別できない", "effect not distinguishable from zero"),
     "negative": ("効果がマイナス", "effect below zero"),
+    "no_interval": ("反復が3回未満のため区間なし", "no interval: fewer than 3 replications"),
     "no_spending": ("支出なし", "no spending"),
     "morris": ("モリス法：μ*（効果の大きさ）とσ（非線形・交互作用）", "Morris screening: μ* (effect size) and σ (non-linearity, interactions)"),
     "sobol": ("ソボル指数：一次（S1）と全効果（ST）", "Sobol indices: first order (S1) and total (ST)"),

@@ -32,6 +32,40 @@ PAYERS = ("national", "prefecture", "municipality")
 Masks = dict[str, np.ndarray]  # selector field name → boolean mask over regions
 
 
+@dataclass(frozen=True)
+class LedgerItem:
+    """Money a lever moves besides its programme spending (e.g. ふるさと納税), per region where it falls.
+
+    `payer` names who bears the item as a public cost (one of `PAYERS`): such items count as spending
+    of that payer in the region where they fall, which need not be a region the lever acts in (a
+    住民税 deduction falls on the donor's home). Items without a payer are flows that no public
+    budget pays (donations, the donor's self-burden, gifts and handling paid out of donations).
+    """
+
+    name: str
+    ja: str
+    payer: str | None
+    description: str
+
+
+#: the ledger's items, in the order of the ledger axis (`Lever.ledger`, `History.ledger`)
+LEDGER: tuple[LedgerItem, ...] = (
+    LedgerItem("donations", "寄附額", None, "donations received by the recipient regions"),
+    LedgerItem("self_burden", "自己負担（2,000円）", None, "the part of donations not deducted (donors' self-burden)"),
+    LedgerItem("deduction_national", "所得税の控除（国）", "national",
+               "income-tax deduction, borne by the national treasury in the donors' home regions"),
+    LedgerItem("deduction_prefecture", "住民税の控除（道府県民税）", "prefecture",
+               "resident-tax deduction, prefectural part, borne in the donors' home regions"),
+    LedgerItem("deduction_municipality", "住民税の控除（市町村民税）", "municipality",
+               "resident-tax deduction, municipal part, borne in the donors' home regions"),
+    LedgerItem("gifts", "返礼品", None, "return gifts, paid by the recipients out of donations"),
+    LedgerItem("handling", "送料・事務費等", None, "shipping, portal and handling costs, paid out of donations"),
+    LedgerItem("net_revenue", "受入額（経費控除後）", None, "donations less gifts and handling: what recipients keep"),
+)
+LEDGER_INDEX = {item.name: k for k, item in enumerate(LEDGER)}
+NET_REVENUE = LEDGER_INDEX["net_revenue"]
+
+
 @dataclass
 class LeverEffects:
     """What the levers in force change (1 / 0 = no change), before `model.inputs` folds it into kernel inputs."""
@@ -159,8 +193,16 @@ class Lever(Section):
         return np.zeros(len(masks["regions"]))
 
     def revenue(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
-        """(R,) yen the regions receive because of the lever this step (default: nothing)."""
+        """(R,) yen the regions receive because of the lever this step (default: nothing).
+
+        Booked as the ledger's `net_revenue`, added to what `ledger` returns there."""
         return np.zeros(len(masks["regions"]))
+
+    def ledger(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
+        """(len(LEDGER), R) yen the lever moves this step besides programme spending, by item and by
+        the region where each falls (default: nothing). Items with a payer are public costs, not
+        limited by `budget_yen`."""
+        return np.zeros((len(LEDGER), len(masks["regions"])))
 
 
 def scaled(factor: float, strength: np.ndarray) -> np.ndarray:

@@ -7,15 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model.levers.base import (
-    PAYERS,
-    Lever,
-    LeverContext,
-    LeverEffects,
-    Masks,
-    StepRecord,
-)
 from model.codes import MAX_PROGRAMMES
+from model.levers.base import LEDGER, NET_REVENUE, PAYERS, Lever, LeverContext, LeverEffects, Masks, StepRecord
 from model.schema import ScenarioError
 
 if TYPE_CHECKING:
@@ -104,9 +97,11 @@ class LeverSet:
         return any(lever.needs_settlers for _, lever, _ in self.active(month))
 
     def account(self, ctx: LeverContext, record: StepRecord) -> tuple[np.ndarray, np.ndarray]:
-        """Pay this step's claims within budgets; return (spending, revenue), each (levers, R) in file order."""
+        """Pay this step's claims within budgets; return (spending, ledger) in file order: spending
+        (levers, R) and the ledger (levers, len(LEDGER), R) of money moved besides spending, whose
+        `net_revenue` item is the revenue (`Lever.revenue` is added there)."""
         spending = np.zeros((len(self.levers), self.n_regions))
-        revenue = np.zeros((len(self.levers), self.n_regions))
+        ledger = np.zeros((len(self.levers), len(LEDGER), self.n_regions))
         for i, lever, masks in self.active(ctx.month):
             if lever.is_programme:
                 q = self.slots[i]
@@ -119,14 +114,22 @@ class LeverSet:
                 paid = min(total, self.budget_left[i])
                 spending[i] = claim * (paid / total)
                 self.budget_left[i] -= paid
-            revenue[i] = lever.revenue(masks, ctx, record)
-        return spending, revenue
+            ledger[i] = lever.ledger(masks, ctx, record)
+            ledger[i, NET_REVENUE] += lever.revenue(masks, ctx, record)
+        return spending, ledger
 
     def payer_matrix(self) -> np.ndarray:
         """(levers, payers) payer shares in file order."""
         out = np.zeros((len(self.levers), len(PAYERS)))
         for i, lever, _ in self.levers:
             out[i] = [lever.payer_shares()[p] for p in PAYERS]
+        return out
+
+    def acting_in(self, mask: np.ndarray) -> np.ndarray:
+        """(levers,) in file order: does the lever's `regions` include any region of `mask`?"""
+        out = np.zeros(len(self.levers), dtype=bool)
+        for i, _, masks in self.levers:
+            out[i] = bool((masks["regions"] & mask).any())
         return out
 
     def kinds(self) -> list[str]:

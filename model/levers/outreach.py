@@ -5,18 +5,11 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from model.levers.base import (
-    EffectContext,
-    Lever,
-    LeverContext,
-    LeverEffects,
-    Masks,
-    StepRecord,
-    scaled,
-)
-from model.schema import NonNegative, RegionSelector, Share
+from model.levers.base import (LEDGER, LEDGER_INDEX, EffectContext, Lever, LeverContext, LeverEffects, Masks,
+                               StepRecord, scaled)
+from model.schema import FiniteNonNegative, NonNegative, RegionSelector, Share
 from model.stages import Transition
 
 
@@ -42,25 +35,53 @@ class InformationCampaign(Lever):
 
 
 class FurusatoNozei(Lever):
-    """ふるさと納税 (hometown tax donation): a first, non-visiting tie, and revenue to the region.
+    """ふるさと納税 (hometown tax donation): a first, non-visiting tie, revenue to the recipients, and
+    the tax deductions and costs that pay for it.
 
     Model: extra donors (a share of adults in `donor_homes`) give the recipient `regions` a pull:
-    their attractiveness × (1 + attraction_per_donor_share · extra_donor_share), and the donors' first-visit hazard × (1 +
-    extra_donor_share · visit_uplift) in their home regions. Revenue to recipients: donors ×
-    donation × (1 − cost_share), spread over recipients by adults. FY2021: 8,302億円 from
-    552万 users ≈ ¥150,000 per user [derived]; costs (返礼品 etc.) 45.1 % of donations in FY2020
-    (sanin-chuo.co.jp 71353; limo.media 33375). It costs no programme budget.
+    their attractiveness × (1 + attraction_per_donor_share · extra_donor_share), and the donors'
+    first-visit hazard × (1 + extra_donor_share · visit_uplift) in their home regions.
+
+    Money (the ledger, `model.levers.base.LEDGER`), per step: donations = donors × donation_yen × dt,
+    received by the recipients in proportion to their adults. In the donors' home regions the donors
+    keep a self-burden of `self_burden_yen` a year each; the rest is deducted from their taxes: the
+    income-tax part (donation − 2,000) × `income_tax_rate` × (1 − `one_stop_share`) by the national
+    treasury, the rest from 住民税 (基本分 + 特例分, and the 申告特例控除 of ワンストップ特例 donors), split
+    `municipal_share_of_resident_tax` to the municipality (市町村民税) and the rest to the prefecture
+    (道府県民税). Deductions are public costs (spending of those payers where they fall, outside any
+    budget). The recipients pay gifts (`gift_share`) and handling (`cost_share` − `gift_share`) out of
+    donations and keep the net revenue. Assumed: every donor gives within the deduction ceiling, so
+    deductions are exactly donations − self-burden; 地方交付税 compensation of 住民税 losses is not modelled.
+    Sources: FY2021 8,302億円 from 552万 users ≈ ¥150,000 a user [derived]; costs 45.1 % of
+    donations in FY2020, 返礼品 26.5 % (総務省 ふるさと納税に関する現況調査, via sanin-chuo.co.jp 71353,
+    limo.media 33375); the deduction rule from 地方税法 第37条の2・第314条の7 and 所得税法 第78条.
     """
 
     kind: Literal["furusato_nozei"] = "furusato_nozei"
     selectors: ClassVar[tuple[str, ...]] = ("regions", "donor_homes")
     donor_homes: RegionSelector = Field("metro", description="Where the extra donors live")
     extra_donor_share: Share = Field(0.02, description="Extra donors as a share of adults there (assumption)")
-    visit_uplift: NonNegative = Field(1.0, description="Donors' first-visit hazard × (1 + this) (assumption)")
-    attraction_per_donor_share: NonNegative = Field(
+    visit_uplift: FiniteNonNegative = Field(1.0, description="Donors' first-visit hazard × (1 + this) (assumption)")
+    attraction_per_donor_share: FiniteNonNegative = Field(
         2.5, description="Recipients' attractiveness × (1 + this · extra_donor_share) (assumption)")
-    donation_yen: NonNegative = Field(150_000, description="Yearly donation per donor (FY2021, derived)")
+    donation_yen: FiniteNonNegative = Field(150_000, description="Yearly donation per donor (FY2021, derived)")
     cost_share: Share = Field(0.451, description="Share of donations spent on gifts and handling (FY2020)")
+    gift_share: Share = Field(0.265, description="Share of donations spent on 返礼品, part of cost_share (FY2020)")
+    self_burden_yen: FiniteNonNegative = Field(2_000, description="Yearly donation a donor bears (the 2,000-yen rule)")
+    income_tax_rate: float = Field(
+        0.2042, ge=0, le=0.45 * 1.021, allow_inf_nan=False,
+        description="Donors' marginal income-tax rate incl. 復興特別所得税 (assumption, 0.05105–0.4595)")
+    one_stop_share: Share = Field(
+        0.35, description="Share of donations under the ワンストップ特例 (derived, FY2023 cases; 0.2–0.5)")
+    municipal_share_of_resident_tax: Share = Field(
+        0.6, description="市町村民税 part of the 住民税 deduction (6 % of the 10 % 所得割 rate)")
+
+    @model_validator(mode="after")
+    def _gifts_within_costs(self) -> "FurusatoNozei":
+        if self.gift_share > self.cost_share:
+            raise ValueError(f"gift_share ({self.gift_share:g}) must not exceed cost_share ({self.cost_share:g}), "
+                             "of which it is a part")
+        return self
 
     def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:
         pull = self.attraction_per_donor_share * self.extra_donor_share
@@ -68,13 +89,33 @@ class FurusatoNozei(Lever):
         effects.rate_mult[:, Transition.VISIT] *= scaled(1.0 + self.extra_donor_share * self.visit_uplift,
                                                         masks["donor_homes"].astype(float))
 
-    def revenue(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
-        donors = self.extra_donor_share * (ctx.table.adults * masks["donor_homes"]).sum()
+    def deduction_shares(self) -> dict[str, float]:
+        """How the deductible part of a donation (donation − self-burden) splits over the payers."""
+        national = self.income_tax_rate * (1.0 - self.one_stop_share)
+        resident = 1.0 - national
+        return {"national": national, "prefecture": resident * (1.0 - self.municipal_share_of_resident_tax),
+                "municipality": resident * self.municipal_share_of_resident_tax}
+
+    def ledger(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
+        book = np.zeros((len(LEDGER), len(masks["regions"])))
         weight = ctx.table.adults * self.strength(masks["regions"], ctx)
         if weight.sum() == 0:
-            return np.zeros_like(weight)
-        net = donors * self.donation_yen * (1.0 - self.cost_share) * ctx.dt
-        return net * weight / weight.sum()
+            return book                                   # no recipient: nobody donates
+        donors = self.extra_donor_share * ctx.table.adults * masks["donor_homes"] * ctx.dt  # donor-years, by home
+        total = self.extra_donor_share * (ctx.table.adults * masks["donor_homes"]).sum()
+        donations = donors.sum() * self.donation_yen * weight / weight.sum()
+        burden = donors * min(self.donation_yen, self.self_burden_yen)
+        deductible = donors * self.donation_yen - burden
+        book[LEDGER_INDEX["donations"]] = donations
+        book[LEDGER_INDEX["self_burden"]] = burden
+        for payer, share in self.deduction_shares().items():
+            book[LEDGER_INDEX[f"deduction_{payer}"]] = deductible * share
+        # net revenue in the same floating-point order as before the ledger existed (same results)
+        net = total * self.donation_yen * (1.0 - self.cost_share) * ctx.dt * weight / weight.sum()
+        book[LEDGER_INDEX["gifts"]] = donations * self.gift_share
+        book[LEDGER_INDEX["handling"]] = donations - book[LEDGER_INDEX["gifts"]] - net
+        book[LEDGER_INDEX["net_revenue"]] = net
+        return book
 
 
 class FurusatoResidentRegistration(Lever):
