@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from experiments.sweep_cli import register as register_sweep_commands
 from model.parameters import DEFAULT_SCENARIO, REPO_ROOT, ScenarioError, load_scenario
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141      # 128 + SIGPIPE, what a Unix tool killed by a closed pipe reports
 
 DESCRIPTION = """\
 Kankei (関係): an agent-based simulator of Japan's 関係人口 (relationship population) policy.
@@ -45,13 +48,6 @@ and adults at the end, spending. writes to DIR (default results/compare_<baselin
 yen per additional settler and per additional engaged person-year), series.parquet, runs.parquet
 and comparison.png.
 """
-
-
-
-
-
-
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The `kankei` parser with its sub-commands."""
@@ -97,8 +93,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from experiments.runs import run_scenario, write_outputs
 
+    from experiments.atomic import check_output_folder
+
     scenario = load_scenario(args.scenario, overrides=arguments.overrides(args.overrides))
-    out_dir = Path(args.out) if args.out else REPO_ROOT / "results" / scenario.name
+    out_dir = check_output_folder(Path(args.out) if args.out else REPO_ROOT / "results" / scenario.name, "run")
     total = args.reps * scenario.config.run.n_steps
     with tqdm(total=total, desc=f"{scenario.name}", unit="step", disable=True if args.quiet else None,
               file=sys.stderr) as bar:
@@ -119,24 +117,32 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """`kankei compare`: validate every scenario first, run the pairs, write all outputs at once."""
     from tqdm import tqdm
 
-    from experiments.atomic import atomic_folder
+    from experiments.atomic import atomic_folder, check_output_folder
     from experiments.compare import compare
     from experiments.plots import plot_comparison
+    from experiments.provenance import code_version, package_versions, parameter_hash
 
     overrides = arguments.overrides(args.overrides)
     baseline = load_scenario(args.baseline, overrides=overrides)
     policies = [load_scenario(p, overrides=overrides) for p in args.policies]
-    out_dir = Path(args.out) if args.out else REPO_ROOT / "results" / f"compare_{baseline.name}"
+    check_comparable(baseline, policies)
+    out_dir = check_output_folder(Path(args.out) if args.out else REPO_ROOT / "results" / f"compare_{baseline.name}",
+                                  "compare")
     total = args.reps * (1 + len(policies))
     with tqdm(total=total, desc="runs", unit="run", disable=True if args.quiet else None, file=sys.stderr) as bar:
         result = compare(baseline, policies, reps=args.reps, seed=args.seed, progress=bar.update)
-    with atomic_folder(out_dir) as tmp:
+    with atomic_folder(out_dir, "compare") as tmp:
         for name in ("table", "cost", "series", "runs"):
             frame = getattr(result, name)
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
             if name in ("table", "cost"):
                 frame.to_csv(tmp / f"{name}.csv", index=False)
         plot_comparison(result.series, result.cost, tmp / "comparison.png")
+        info = {"baseline": baseline.source, "policies": [p.source for p in policies], "reps": args.reps,
+                "seed": args.seed, "overrides": {k: str(v) for k, v in overrides.items()},
+                "code_version": code_version(), "packages": package_versions(),
+                "parameter_hashes": {s.name: parameter_hash(s.config) for s in (baseline, *policies)}}
+        (tmp / "manifest.json").write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
     with pd.option_context("display.float_format", "{:,.0f}".format, "display.width", 160,
                            "display.max_columns", 20):
         for name, g in result.table.groupby("policy", sort=False):
@@ -148,8 +154,42 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_comparable(baseline, policies) -> None:
+    """Before any run: policy names are distinct and every scenario has the baseline's regions and steps."""
+    from model.regions import read_region_table
+
+    seen: dict[str, str] = {baseline.name: baseline.source}
+    for p in policies:
+        if p.name in seen:
+            raise ScenarioError(p.source, "run.name", f"the name {p.name!r} is also the name of {seen[p.name]}; "
+                                "scenarios in one comparison need distinct names (set run.name or rename a file)")
+        seen[p.name] = p.source
+    codes = read_region_table(baseline.data_path()).codes
+    grid = _time_grid(baseline)
+    for p in policies:
+        other = read_region_table(p.data_path()).codes
+        if len(other) != len(codes) or (other != codes).any():
+            raise ScenarioError(p.source, "regions.data", f"its region table ({p.data_path()}, {len(other)} regions) "
+                                f"differs from the baseline's ({baseline.data_path()}, {len(codes)} regions); "
+                                "a comparison needs the same regions in both")
+        if _time_grid(p) != grid:
+            raise ScenarioError(p.source, "run", f"start, steps per year and steps {_time_grid(p)} differ from the "
+                                f"baseline's {grid}; a comparison needs the same time steps")
+
+
+def _time_grid(scenario) -> tuple:
+    run = scenario.config.run
+    return run.start, run.steps_per_year, run.n_steps
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `kankei` console script."""
+    """Entry point of the `kankei` console script.
+
+    A user mistake is one line on stderr and exit status 2; Ctrl-C (once or twice) is one line and
+    130; a closed pipe (`kankei run | head`) ends quietly with 141 after the outputs are written.
+    """
+    from experiments.interrupts import quiet_second_interrupt
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -158,8 +198,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kankei: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("kankei: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        quiet_second_interrupt()
+        print(f"kankei: interrupted; {interrupted_note(args)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def interrupted_note(args: argparse.Namespace) -> str:
+    """What an interrupt kept: a sweep keeps its finished runs, other commands write nothing."""
+    if args.command in ("sweep", "sensitivity"):
+        return "finished runs are kept; run the same command again to resume"
+    return "nothing was written"
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so that Python's exit flush stays quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

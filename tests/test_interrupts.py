@@ -1,0 +1,133 @@
+"""Ctrl-C and dying workers, for real: subprocesses get SIGINT (once and twice, as a terminal under
+`uv run` delivers it) and pool workers get SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import experiments
+from experiments.store import read_statuses
+
+REPO = Path(__file__).resolve().parents[1]
+BASELINE = REPO / "scenarios" / "baseline.toml"
+
+# 16 runs of one simulated year at 20,000 adults per agent: each takes about a second
+SPEC = f"""
+name = "interrupt"
+scenario = "{BASELINE}"
+replications = 4
+seed = 5
+horizon_years = 1
+
+[set]
+"run.people_per_agent" = 20000
+
+[design]
+kind = "grid"
+
+[parameters]
+"rates.visit" = {{ levels = [0.03, 0.05, 0.07, 0.09] }}
+
+[outputs]
+keep = ["summary"]
+"""
+
+
+def start(args: list[str], **kw) -> subprocess.Popen:
+    """`kankei ARGS` in its own process group, as a terminal would run it."""
+    return subprocess.Popen([sys.executable, "-m", "experiments.cli", *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
+
+
+def wait_for(condition, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"exited early ({proc.returncode}): {err[-3000:]}")
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.1)
+
+
+def finished_runs(out: Path) -> int:
+    return len(list(out.glob("run-*.parquet")))
+
+
+def assert_group_gone(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """No worker of the command is left behind in its process group."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    left = subprocess.run(["ps", "-o", "pid,stat,cmd", "-g", str(proc.pid)], capture_output=True, text=True).stdout
+    raise AssertionError(f"processes left in the group:\n{left}")
+
+
+def ctrl_c(proc: subprocess.Popen, times: int) -> None:
+    """What Ctrl-C does: SIGINT to the whole process group, `times` times in quick succession."""
+    for _ in range(times):
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("executor", "times"), [("processes", 1), ("processes", 2), ("dask", 2)])
+def test_ctrl_c_stops_a_sweep_within_seconds_and_it_resumes(tmp_path, executor, times):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SPEC)
+    out = tmp_path / "sweep"
+    args = ["sweep", str(spec), "--out", str(out), "--executor", executor, "--workers", "2", "--quiet"]
+    proc = start(args)
+    wait_for(lambda: finished_runs(out) >= 2, 240, proc)
+    ctrl_c(proc, times)
+    t0 = time.monotonic()
+    try:
+        _, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("the sweep did not stop within 10 s of Ctrl-C")
+    stopped = time.monotonic() - t0
+    assert proc.returncode == 130, err
+    assert not any(word in err.lower() for word in ("traceback", "error", "warning")), err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len([line for line in lines if "interrupted" in line]) == 1, err
+    assert lines[-1].startswith("kankei: interrupted") and "resume" in lines[-1], err
+    assert stopped < 10
+    assert_group_gone(proc)
+    kept = finished_runs(out)
+    assert kept >= 2
+    # the same command again finishes the rest, without redoing the kept runs
+    again = subprocess.run([sys.executable, "-m", "experiments.cli", "sweep", str(spec), "--out", str(out),
+                            "--executor", "serial", "--quiet"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert f"{kept} finished before" in again.stdout
+    assert finished_runs(out) == 16 and set(read_statuses(out).values()) == {"ok"}
+    assert len(experiments.load_summary(out)) == 16
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("times", [1, 2])
+def test_ctrl_c_stops_kankei_run_and_writes_nothing(tmp_path, times):
+    out = tmp_path / "res"
+    proc = start(["run", "--set", "run.people_per_agent=2000", "--reps", "100", "--out", str(out)])
+    time.sleep(6)   # past start-up, inside the simulation (100 replications take far longer)
+    assert proc.poll() is None
+    ctrl_c(proc, times)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "kankei: interrupted; nothing was written"
+    assert "Traceback" not in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
