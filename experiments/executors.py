@@ -73,11 +73,11 @@ def worker_setup(numba_threads: int = 1, warm: bool = True) -> None:
         _warm_up()
 
 
-def pool_worker_setup(numba_threads: int = 1) -> None:
+def pool_worker_setup(numba_threads: int = 1, warm: bool = True) -> None:
     """`worker_setup` for a local pool's worker, which also ignores SIGINT: Ctrl-C is the main
     process's business (experiments.interrupts)."""
     ignore_interrupts()
-    worker_setup(numba_threads)
+    worker_setup(numba_threads, warm)
 
 
 def _restore_malloc_thresholds() -> None:
@@ -192,14 +192,15 @@ class ProcessPool:
     """A spawn `ProcessPoolExecutor` whose workers are started up front and which can be replaced
     when a worker dies (an out-of-memory kill, a segfault): the runner then retries the runs."""
 
-    def __init__(self, workers: int, numba_threads: int) -> None:
+    def __init__(self, workers: int, numba_threads: int, warm: bool = True) -> None:
         self.workers = workers
         self.numba_threads = numba_threads
+        self.warm = warm
         self.executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
         pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
-                                   initializer=pool_worker_setup, initargs=(self.numba_threads,))
+                                   initializer=pool_worker_setup, initargs=(self.numba_threads, self.warm))
         _start_workers(pool, self.workers, self.numba_threads)
         # the worker processes, kept to read how one ended and to stop them on Ctrl-C
         self.processes = dict(getattr(pool, "_processes", None) or {})
@@ -232,8 +233,11 @@ class ProcessPool:
 
 @contextmanager
 def open_executor(kind: str = "processes", workers: int | None = None, scheduler: str | None = None,
-                  numba_threads: int = 1) -> Iterator[ExecutorHandle]:
-    """Start (and afterwards stop) an executor of `kind`; yields an `ExecutorHandle`."""
+                  numba_threads: int = 1, warm: bool = True) -> Iterator[ExecutorHandle]:
+    """Start (and afterwards stop) an executor of `kind`; yields an `ExecutorHandle`.
+
+    `warm`: each pool worker loads the Kankei kernel before the first run (not needed for
+    function models)."""
     if kind not in EXECUTORS:
         raise ScenarioError("--executor", kind, f"unknown executor; allowed: {', '.join(EXECUTORS)}")
     if scheduler and kind != "dask":
@@ -243,7 +247,7 @@ def open_executor(kind: str = "processes", workers: int | None = None, scheduler
         return
     if kind == "processes":
         n = workers or default_workers()
-        pool = ProcessPool(n, numba_threads)
+        pool = ProcessPool(n, numba_threads, warm)
         try:
             yield ExecutorHandle(pool.executor, "processes", n, numba_threads,
                                  f"{n} worker process(es), {numba_threads} Numba thread(s) each", lambda: 2 * n,

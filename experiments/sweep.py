@@ -280,6 +280,7 @@ def run_sweep(plan: Plan, directory: str | Path, handle, *, resume: bool = False
                     in_flight.clear()
                     death = handle.replace_pool()
                     report.worker_deaths += 1
+                    queue.broken = False
                     if len(lost) == 1:   # it ran alone: it killed its worker
                         task = lost[0][0]
                         deaths[task.planned.run] = deaths.get(task.planned.run, 0) + 1
@@ -292,6 +293,12 @@ def run_sweep(plan: Plan, directory: str | Path, handle, *, resume: bool = False
                     else:
                         queue.suspects.extend(task for task, _ in lost)
                 queue.fill(handle, in_flight, task_fn)
+                if queue.broken:
+                    if not in_flight:     # the pool broke with nothing in flight: who killed it is unknown
+                        handle.replace_pool()
+                        report.worker_deaths += 1
+                        queue.broken = False
+                        queue.fill(handle, in_flight, task_fn)
         except KeyboardInterrupt:
             quiet_second_interrupt()
             report.interrupted = True
@@ -312,19 +319,32 @@ class _Queue:
 
     def __init__(self, tasks: list[RunTask]) -> None:
         self.tasks = iter(tasks)
+        self.returned: deque[RunTask] = deque()   # taken, but the pool broke before they were submitted
         self.suspects: deque[RunTask] = deque()
+        self.broken = False                       # a submit found the pool broken
 
     def fill(self, handle, in_flight: dict, task_fn) -> None:
         if self.suspects:
             if not in_flight:
-                task = self.suspects.popleft()
-                in_flight[handle.submit(task_fn, task)] = task
+                self._submit(handle, in_flight, task_fn, self.suspects)
             return
-        while len(in_flight) < handle.in_flight():
-            task = next(self.tasks, None)
-            if task is None:
-                return
-            in_flight[handle.submit(task_fn, task)] = task
+        while len(in_flight) < handle.in_flight() and not self.broken:
+            if not self.returned:
+                task = next(self.tasks, None)
+                if task is None:
+                    return
+                self.returned.append(task)
+            self._submit(handle, in_flight, task_fn, self.returned)
+
+    def _submit(self, handle, in_flight: dict, task_fn, source: deque) -> None:
+        try:
+            in_flight[handle.submit(task_fn, source[0])] = source[0]
+        except BrokenProcessPool:
+            if handle.pool is None:
+                raise
+            self.broken = True                    # the runs in flight will report it; else replace now
+        else:
+            source.popleft()
 
 
 def _collect(fut: Future, task: RunTask, handle, store: SweepStore, report: SweepReport, progress: Progress,

@@ -147,7 +147,7 @@ def _run(args: argparse.Namespace, plan, kind: str, out: Path):
 
     spec_text = Path(args.spec).read_text(encoding="utf-8")
     try:
-        with open_executor(kind, workers=args.workers, scheduler=args.scheduler) as handle:
+        with open_executor(kind, workers=args.workers, scheduler=args.scheduler, warm=plan.spec.is_kankei) as handle:
             print(f"{plan.name}: {plan.spec.design.kind} design, {plan.n_points} point(s) × "
                   f"{plan.spec.replications} replication(s) = {len(plan.runs)} runs, root seed {plan.root_seed}; "
                   f"{handle.description}", file=sys.stderr)

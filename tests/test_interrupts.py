@@ -131,3 +131,72 @@ def test_ctrl_c_stops_kankei_run_and_writes_nothing(tmp_path, times):
     assert err.strip().splitlines()[-1] == "kankei: interrupted; nothing was written"
     assert "Traceback" not in err
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+# --- dying workers -------------------------------------------------------------------------------
+KILLER = """
+import os, signal, time
+
+def model(params, seed):
+    if params["x"] == 3:                      # this run kills its worker, every time
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.4)
+    return {"y": 2.0 * params["x"]}
+"""
+
+KILLER_SPEC = """
+name = "killer"
+model = "killer_model:model"
+[design]
+kind = "grid"
+[parameters]
+x = { levels = [0, 1, 2, 3, 4, 5, 6, 7] }
+[outputs]
+keep = ["summary"]
+"""
+
+
+@pytest.mark.slow
+def test_a_run_that_kills_its_worker_is_recorded_and_the_others_finish(tmp_path):
+    (tmp_path / "killer_model.py").write_text(KILLER)
+    spec = tmp_path / "spec.toml"
+    spec.write_text(KILLER_SPEC)
+    out = tmp_path / "sweep"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    args = [sys.executable, "-m", "experiments.cli", "sweep", str(spec), "--out", str(out), "--workers", "2", "--quiet"]
+    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "BrokenProcessPool" not in done.stderr
+    runs = experiments.load_runs(out).set_index("run")
+    assert runs.loc[3, "status"] == "failed"
+    assert "SIGKILL" in runs.loc[3, "error"] and "died 2 time(s)" in runs.loc[3, "error"]
+    assert (runs.drop(index=3)["status"] == "ok").all()          # the innocent runs in flight were retried
+    wide = experiments.load_summary(out).set_index("run")
+    assert sorted(wide.index) == [0, 1, 2, 4, 5, 6, 7]
+    assert (wide["y"] == 2.0 * wide["x"]).all()
+    assert "1 failed" in done.stdout and "7 finished now" in done.stdout
+    # resuming with --skip-failed runs nothing and says so; without it the killer fails again, alone
+    skip = subprocess.run([*args, "--skip-failed"], cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    assert skip.returncode == 1 and "7 finished before, 0 finished now" in skip.stdout, skip.stdout
+    again = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    assert again.returncode == 1 and "0 finished now, 1 failed" in again.stdout, again.stdout
+
+
+@pytest.mark.slow
+def test_a_worker_killed_from_outside_loses_no_run(tmp_path):
+    import psutil
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SPEC)
+    out = tmp_path / "sweep"
+    proc = start(["sweep", str(spec), "--out", str(out), "--workers", "2", "--quiet"])
+    wait_for(lambda: finished_runs(out) >= 2, 240, proc)
+    workers = [p for p in psutil.Process(proc.pid).children() if "resource_tracker" not in " ".join(p.cmdline())]
+    assert len(workers) == 2
+    workers[0].kill()                      # an out-of-memory kill, say
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert finished_runs(out) == 16 and set(read_statuses(out).values()) == {"ok"}
+    info = experiments.store.sweep_info(out)
+    assert info["sessions"][-1]["worker_deaths"] == 1
