@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.spec import Plan, PlannedRun
-from experiments.store import SweepStore, encode_results
+from experiments.store import SweepStore, encode_results, file_checksum
 
 
 @dataclass(frozen=True)
@@ -372,7 +372,7 @@ def crashed_result(task: RunTask, death: str, times: int) -> RunResult:
 def _record(store: SweepStore, result: RunResult, report: SweepReport) -> None:
     if result.status == "ok" and result.payload is not None:
         store.write_result(result.run, result.payload)
-        store.write_row(result.row)
+        store.write_row({**result.row, **file_checksum(result.payload)})
         report.ok += 1
     else:
         store.write_row(result.row)

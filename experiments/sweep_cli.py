@@ -162,6 +162,10 @@ def _run(args: argparse.Namespace, plan, kind: str, out: Path):
 def _print_report(report, out: Path) -> None:
     done = report.ok + report.failed
     skipped = f", {report.skipped_failed} failed before and skipped" if report.skipped_failed else ""
+    if report.damaged:
+        shown = ", ".join(str(r) for r in report.damaged[:20]) + (" ..." if len(report.damaged) > 20 else "")
+        print(f"\n{len(report.damaged)} finished run file(s) were damaged (size or checksum differ from the run "
+              f"table): run(s) {shown}; moved to {out}/_sweep/damaged/ and run again")
     print(f"\n{report.planned} runs planned: {report.already_done} finished before, {report.ok} finished now, "
           f"{report.failed} failed{skipped}, {report.remaining - report.failed - report.skipped_failed} not run")
     if done:
