@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from pathlib import Path
@@ -16,6 +17,8 @@ from model.parameters import DEFAULT_SCENARIO, REPO_ROOT, ScenarioError, load_sc
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141      # 128 + SIGPIPE, what a Unix tool killed by a closed pipe reports
+# a full disk or quota, a file too large, a read-only file system, no permission
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
 
 DESCRIPTION = """\
 Kankei (関係): an agent-based simulator of Japan's 関係人口 (relationship population) policy.
@@ -199,18 +202,19 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         quiet_second_interrupt()
-        print(f"kankei: interrupted; {interrupted_note(args)}", file=sys.stderr)
+        print("kankei: interrupted; nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
-
-
-def interrupted_note(args: argparse.Namespace) -> str:
-    """What an interrupt kept: a sweep keeps its finished runs, other commands write nothing."""
-    if args.command in ("sweep", "sensitivity"):
-        return "finished runs are kept; run the same command again to resume"
-    return "nothing was written"
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRORS:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        kept = " (finished runs are kept; run the same command again to resume)" if args.command in (
+            "sweep", "sensitivity") else "; nothing was written"
+        print(f"kankei: error: cannot write{where}: {exc.strerror or exc}{kept}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _silence_stdout() -> None:

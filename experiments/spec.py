@@ -16,7 +16,6 @@ import hashlib
 import importlib
 import json
 import math
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import product
@@ -26,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from model.parameters import DEFAULT_SCENARIO, REPO_ROOT, ScenarioError, load_scenario
+from model.parameters import DEFAULT_SCENARIO, REPO_ROOT, ScenarioError, load_scenario, load_toml
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 OUTPUT_KINDS = ("time_series", "yearly", "summary")
@@ -40,7 +39,7 @@ FUNCTION_ALIASES = {"ishigami": "experiments.testfunctions:ishigami"}
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ParameterRange(_Strict):
@@ -243,12 +242,7 @@ def load_spec(path: str | Path) -> ExperimentSpec:
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(path, "", "experiment spec file not found")
-    try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(path, "", f"not valid TOML: {exc}") from None
-    return parse_spec(raw, str(path))
+    return parse_spec(load_toml(path), str(path))
 
 
 def resolve_function(model: str, source: str = "<spec>") -> Callable[..., dict[str, float]]:

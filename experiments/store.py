@@ -165,12 +165,16 @@ def encode_row(row: dict[str, Any], types: dict[str, str]) -> bytes:
 def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
     """Write `data` to `path` all at once: a hidden temporary file, fsync, then rename over `path`."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        if durable:
-            os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            if durable:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)     # a full disk or an interrupt leaves nothing half-written
+        raise
 
 
 def result_path(directory: Path, run: int) -> Path:

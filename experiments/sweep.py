@@ -263,6 +263,7 @@ def run_sweep(plan: Plan, directory: str | Path, handle, *, resume: bool = False
         deaths: dict[int, int] = {}
         start = time.perf_counter()
         progress.start(len(todo), len(state["finished"]))
+        completed = False
         try:
             queue.fill(handle, in_flight, task_fn)
             while in_flight:
@@ -299,6 +300,7 @@ def run_sweep(plan: Plan, directory: str | Path, handle, *, resume: bool = False
                         report.worker_deaths += 1
                         queue.broken = False
                         queue.fill(handle, in_flight, task_fn)
+            completed = True
         except KeyboardInterrupt:
             quiet_second_interrupt()
             report.interrupted = True
@@ -308,7 +310,11 @@ def run_sweep(plan: Plan, directory: str | Path, handle, *, resume: bool = False
         finally:
             report.wall_seconds = time.perf_counter() - start
             progress.close()
-            store.finish({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **report.as_dict()})
+            try:
+                store.finish({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **report.as_dict()})
+            except OSError:
+                if completed:         # else the error that stopped the sweep (e.g. a full disk) is the news
+                    raise
     finally:
         store.close()
     return report

@@ -47,13 +47,6 @@ Runs the spec's sweep first (resuming: finished runs are not redone), then print
 writes DIR/_sensitivity/indices.csv, indices.json and indices.png.
 """
 
-
-
-
-
-
-
-
 def _conf(text: str) -> float:
     try:
         value = float(text)
@@ -122,11 +115,9 @@ def _prepare(args: argparse.Namespace, sensitivity: bool = False):
             raise ScenarioError(args.spec, "outputs.keep", "sensitivity needs 'summary' (run-level outcomes)")
     plan = build_plan(spec, str(args.spec), overrides=arguments.overrides(args.overrides), seed=args.seed)
     if getattr(args, "outcome", None):
-        from experiments.outcomes import OUTCOMES
-
-        kept = spec.outputs.outcomes or (list(OUTCOMES) if spec.is_kankei else None)
+        kept = _kept_outcomes(spec, plan)
         for name in args.outcome:
-            if kept is not None and name not in kept:
+            if name not in kept:
                 raise ScenarioError("--outcome", name, f"not an outcome the spec keeps; allowed: {', '.join(kept)}")
     kind = args.executor or ("dask" if args.scheduler else "processes")
     if args.scheduler and kind != "dask":
@@ -138,6 +129,25 @@ def _prepare(args: argparse.Namespace, sensitivity: bool = False):
 
     SweepStore(out).check(plan, resume=args.resume)   # another sweep there, or nothing to resume: exit 2
     return plan, kind, out
+
+
+def _kept_outcomes(spec, plan) -> list[str]:
+    """The outcomes a sweep will keep: the spec's list, all of Kankei's, or what a function model
+    returns at the first design point (evaluated once here, before any run starts)."""
+    from experiments.outcomes import OUTCOMES
+
+    if spec.outputs.outcomes:
+        return list(spec.outputs.outcomes)
+    if spec.is_kankei:
+        return list(OUTCOMES)
+    from experiments.spec import resolve_function
+
+    first = plan.runs[0]
+    try:
+        return list(resolve_function(spec.model)(dict(first.params), first.seed))
+    except Exception as exc:  # noqa: BLE001  (the sweep would record it as a failed run)
+        raise ScenarioError(plan.spec_path, "model", f"{spec.model} failed at the first design point, so "
+                            f"--outcome cannot be checked: {type(exc).__name__}: {exc}") from None
 
 
 def _run(args: argparse.Namespace, plan, kind: str, out: Path):

@@ -146,3 +146,131 @@ def test_truncated_run_files_are_rerun_on_resume_and_readers_name_them(tmp_path)
     again = kankei(*args)
     assert again.returncode == 0 and "run(s) 2;" in again.stdout, again.stdout
     pd.testing.assert_frame_equal(experiments.load_summary(out), reference)
+
+
+# --- 5. garbage is refused, with its key ---------------------------------------------------------
+@pytest.mark.parametrize(("key", "value", "fragment"), [
+    ("propensity.engage_age_centre", float("nan"), "finite number"),
+    ("rates.visit", float("nan"), "finite number"),
+    ("rates.visit", float("inf"), "finite number"),
+    ("ties.half_life_years", float("-inf"), "finite number"),
+    ("types.weights", [0, 0, 0, 0], "positive weight"),
+    ("types.weights", [0.5, float("nan"), 0.2, 0.1], "finite number"),
+    ("run.people_per_agent", 1e9, "leaves regions without agents"),
+    ("run.horizon_years", 0.01, "shorter than one step"),
+    ("capacity.housing_share_of_vacant_per_year", float("nan"), "greater than or equal to 0"),
+    ("propensity.engage_age_centre", 400, "less than or equal to 120"),
+    ("levers.0.regions", [99], "unknown region code 99"),
+    ("levers.0.budget_yen", float("inf"), "finite number"),
+])
+def test_garbage_values_are_refused_with_their_key(key, value, fragment):
+    from model import load_scenario
+
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(REPO / "scenarios" / "policy_cko.toml", overrides={key: value})
+    assert info.value.key == key or info.value.key.startswith(key + "."), str(info.value)
+    assert fragment in info.value.message
+
+
+def test_unlimited_capacity_is_still_allowed():
+    from model import load_scenario
+
+    sc = load_scenario(overrides={"capacity.kakawarishiro_per_1000_adults_month": float("inf")})
+    assert sc.config.capacity.kakawarishiro_per_1000_adults_month == float("inf")
+
+
+def test_nan_on_the_command_line_exits_2_and_writes_nothing(tmp_path):
+    out = tmp_path / "res"
+    assert_refused(kankei("run", "--set", "propensity.engage_age_centre=nan", "--out", str(out)),
+                   "propensity.engage_age_centre: Input should be a finite number")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- clear messages instead of tracebacks ---------------------------------------------------------
+def test_bad_files_and_keys_give_one_line_and_exit_2(tmp_path):
+    sjis = tmp_path / "sjis.toml"
+    sjis.write_bytes('extends = "{}"\n# 関係人口のシナリオ\n'.format(BASELINE).encode("shift_jis"))
+    assert_refused(kankei("run", str(sjis), "--out", str(tmp_path / "a")), "sjis.toml", "line 2: not UTF-8")
+    spec = tmp_path / "spec.toml"
+    spec.write_bytes(ISHIGAMI.encode() + "# 感度分析\n".encode("shift_jis"))
+    assert_refused(kankei("sweep", str(spec), "--out", str(tmp_path / "b")), "spec.toml", "not UTF-8")
+    assert_refused(kankei("run", "--set", "run.seed.x=1", "--out", str(tmp_path / "c")), "run.seed.x",
+                   "run.seed is a single value")
+    for name, text, fragment in (("empty.csv", "", "is empty"),
+                                 ("header.csv", "code,name_ja,name_en,kind,lat,lon,pop_18_19\n", "no rows"),
+                                 ("nocol.csv", "code,name_ja\n1,北海道\n", "name_en: required column missing")):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        scenario = tmp_path / f"{name}.toml"
+        scenario.write_text(f'extends = "{BASELINE}"\n[regions]\ndata = "{tmp_path / name}"\n')
+        assert_refused(kankei("run", str(scenario), "--out", str(tmp_path / "d")), name, fragment)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == []
+
+
+def test_compare_checks_names_and_regions_before_any_run(tmp_path):
+    policy = REPO / "scenarios" / "policy_cko.toml"
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    (twin / "policy_cko.toml").write_text(f'extends = "{policy}"\n')
+    done = kankei("compare", str(BASELINE), str(policy), str(twin / "policy_cko.toml"), *FAST,
+                  "--out", str(tmp_path / "c"))
+    assert_refused(done, "distinct names")
+    ohnan = REPO / "scenarios" / "cases" / "ohnan.toml"
+    done = kankei("compare", str(BASELINE), str(ohnan), *FAST, "--out", str(tmp_path / "c"))
+    assert_refused(done, "regions.data", "differs from the baseline")
+    assert not (tmp_path / "c").exists()
+
+
+def test_sensitivity_checks_the_outcome_before_running(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(ISHIGAMI.replace('kind = "lhs"\nsamples = 6', 'kind = "sobol"\nsamples = 1024'))
+    done = kankei("sensitivity", str(spec), "--outcome", "nope", "--out", str(tmp_path / "s"), timeout=60)
+    assert_refused(done, "--outcome: nope", "allowed: y")
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_bad_region_code_in_a_design_is_refused_up_front(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'scenario = "{REPO / "scenarios" / "policy_cko.toml"}"\n[parameters]\n'
+                    '"levers.0.regions" = {{ levels = [[32], [99]] }}\n'.replace("{{", "{").replace("}}", "}"))
+    assert_refused(kankei("sweep", str(spec), "--out", str(tmp_path / "s")), "parameters.levers.0.regions",
+                   "unknown region code 99")
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_closed_pipe_ends_quietly_after_writing(tmp_path):
+    out = tmp_path / "res"
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "run", *FAST, "--out", str(out)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()                                   # `| head -0`: nobody reads
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert (out / "manifest.json").is_file()
+
+
+def _file_size_limit(limit: int):
+    import resource
+    import signal
+
+    def apply() -> None:   # runs in the child: writes beyond `limit` bytes fail with EFBIG
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_a_write_failure_is_one_line_exit_2_and_leaves_no_partial_file(tmp_path, command):
+    out = tmp_path / "out"
+    if command == "run":
+        args = ["run", *FAST, "--out", str(out)]
+    else:
+        spec = tmp_path / "spec.toml"
+        spec.write_text(ISHIGAMI)
+        args = ["sweep", str(spec), "--executor", "serial", "--quiet", "--out", str(out)]
+    done = subprocess.run([sys.executable, "-m", "experiments.cli", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, preexec_fn=_file_size_limit(3000))
+    assert_refused(done, "cannot write", "File too large")
+    if command == "run":
+        assert list(tmp_path.iterdir()) == []             # no folder, no hidden temporary
+    else:
+        assert not list(out.rglob(".*.tmp"))
