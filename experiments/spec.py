@@ -495,11 +495,15 @@ def _attribute(exc: ScenarioError, spec: ExperimentSpec, spec_path: str, overrid
 
 
 def fingerprint(plan: Plan) -> str:
-    """Identity of a sweep: what every run simulates and keeps. Equal fingerprints, equal results."""
+    """Identity of a sweep: what every run simulates and keeps, and the content of its data files.
+    Equal fingerprints, equal results."""
     h = hashlib.sha256()
     spec = plan.spec
     h.update(json.dumps({"model": spec.model, "outputs": spec.outputs.model_dump(mode="json"),
                          "params": list(spec.parameters)}, sort_keys=True).encode())
     for r in plan.runs:
         h.update(f"{r.run}:{r.point}:{r.rep}:{r.seed}:{r.param_hash};".encode())
+    # the content of every data file, not only its path: an edited table is a different sweep
+    for path in sorted({str(sc.data_path()) for sc in plan.scenarios.values()}):
+        h.update(f"{path}:{hashlib.sha256(Path(path).read_bytes()).hexdigest()};".encode())
     return h.hexdigest()

@@ -274,3 +274,33 @@ def test_a_write_failure_is_one_line_exit_2_and_leaves_no_partial_file(tmp_path,
         assert list(tmp_path.iterdir()) == []             # no folder, no hidden temporary
     else:
         assert not list(out.rglob(".*.tmp"))
+
+
+# --- also: the fingerprint covers data content; a folder in use is refused at once ---------------
+def test_an_edited_data_file_is_a_different_sweep(tmp_path):
+    table = tmp_path / "prefectures.csv"
+    table.write_bytes((REPO / "scenarios" / "data" / "prefectures.csv").read_bytes())
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(f'extends = "{BASELINE}"\n[regions]\ndata = "prefectures.csv"\n')
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'scenario = "{scenario}"\nhorizon_years = 0.25\n[set]\n"run.people_per_agent" = 20000\n'
+                    '[parameters]\n"rates.visit" = [0.04, 0.06]\n[outputs]\nkeep = ["summary"]\n')
+    out = tmp_path / "sweep"
+    args = ["sweep", str(spec), "--executor", "serial", "--quiet", "--out", str(out)]
+    assert kankei(*args).returncode == 0
+    table.write_text(table.read_text(encoding="utf-8").replace("\n", "\n# edited\n", 1), encoding="utf-8")
+    assert_refused(kankei(*args), "holds a different sweep")
+
+
+def test_a_folder_in_use_is_refused_before_any_worker_starts(tmp_path):
+    from filelock import FileLock
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(ISHIGAMI)
+    out = tmp_path / "sweep"
+    assert kankei("sweep", str(spec), "--executor", "serial", "--quiet", "--out", str(out)).returncode == 0
+    (out / "_sweep" / "lock.owner").write_text("pid 1 on elsewhere since then")
+    with FileLock(out / "_sweep" / "lock", timeout=0):       # another sweep is writing here
+        done = kankei("sweep", str(spec), "--workers", "2", "--quiet", "--out", str(out))
+    assert_refused(done, "another sweep is writing to this folder (pid 1 on elsewhere")
+    assert "worker process" not in done.stderr               # refused before the pool started
