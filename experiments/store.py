@@ -4,15 +4,17 @@ Layout of a sweep folder (docs/experiments.md has the details)::
 
     DIR/run-000000.parquet      tidy results of run 0 (one file per finished run)
     DIR/run-000001.parquet      ...
-    DIR/_runs/run-000000.parquet  run-table row of run 0 (ok or failed, with its traceback)
+    DIR/_runs/run-000000.pq     run-table row of run 0 (ok or failed, with its traceback)
     DIR/_sweep/sweep.json       the sweep: spec, overrides, root seed, design, fingerprint, sessions
-    DIR/_sweep/design.parquet   every planned run: run, point, rep, seed, parameters, parameter hash
+    DIR/_sweep/design.pq        every planned run: run, point, rep, seed, parameters, parameter hash
     DIR/_sweep/spec.toml        the spec file as given
     DIR/_sweep/lock             held (filelock) while a sweep writes here; lock.owner says who
     DIR/_sweep/damaged/         finished run files that failed their checksum, moved aside and re-run
 
 Names starting with ``_`` or ``.`` are skipped by pyarrow's dataset discovery, so
-``pandas.read_parquet(DIR)`` reads exactly the results, and so does DuckDB's ``'DIR/*.parquet'``.
+``pandas.read_parquet(DIR)`` reads exactly the results (with nullable integer step, year and
+region columns), and so does DuckDB's ``'DIR/*.parquet'``; the metadata tables are Parquet files
+named ``*.pq``, so that even a recursive ``'DIR/**/*.parquet'`` finds only results.
 
 Every file is written to a hidden temporary name, flushed to disk and then renamed over its final
 name, and only the sweep's own process writes here (workers return their Parquet bytes). A run is
@@ -42,7 +44,8 @@ from model.parameters import ScenarioError
 
 RUNS_DIR = "_runs"
 META_DIR = "_sweep"
-DESIGN_FILE = f"{META_DIR}/design.parquet"
+DESIGN_FILE = f"{META_DIR}/design.pq"
+ROW_SUFFIX = ".pq"     # run-table rows and the design: Parquet, but outside a '**/*.parquet' glob
 SWEEP_FILE = f"{META_DIR}/sweep.json"
 SPEC_FILE = f"{META_DIR}/spec.toml"
 LOCK_FILE = f"{META_DIR}/lock"
@@ -70,6 +73,10 @@ ROW_FIELDS = [
     pa.field("numba_compiles", pa.int32()), pa.field("error", pa.string()),
     pa.field("file_bytes", pa.int64()), pa.field("file_sha256", pa.string()),   # of the result file (ok runs)
 ]
+# pandas metadata: pandas.read_parquet(DIR) gives nullable integers (not float64) for these columns
+_PANDAS_META = json.dumps({"index_columns": [], "column_indexes": [], "columns": [
+    {"name": n, "field_name": n, "pandas_type": t.lower(), "numpy_type": t, "metadata": None}
+    for n, t in (("step", "Int32"), ("year", "Int16"), ("region", "Int16"))]}).encode()
 _ARROW_TYPES = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(), "str": pa.string(),
                 "json": pa.string()}
 
@@ -141,7 +148,7 @@ def encode_results(records, ident: dict[str, Any], params: dict[str, Any], types
                                                           pa.array(records.variables(), pa.string()))
         data["value"] = pa.array(cols["value"][0], type=pa.float64())
     table = pa.Table.from_pydict(data, schema=schema)
-    table = table.replace_schema_metadata({META_KEY: json.dumps(row, default=str).encode()})
+    table = table.replace_schema_metadata({META_KEY: json.dumps(row, default=str).encode(), b"pandas": _PANDAS_META})
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd")
     return buf.getvalue()
@@ -182,7 +189,7 @@ def result_path(directory: Path, run: int) -> Path:
 
 
 def row_path(directory: Path, run: int) -> Path:
-    return Path(directory) / RUNS_DIR / f"run-{run:06d}.parquet"
+    return Path(directory) / RUNS_DIR / f"run-{run:06d}{ROW_SUFFIX}"
 
 
 def _run_id(path: Path) -> int | None:
@@ -367,7 +374,7 @@ class SweepStore:
 
 def read_rows(directory: Path, columns: list[str]) -> dict[int, dict[str, Any]]:
     """`{run: {column: value}}` of every run-table row in a sweep folder (missing columns are None)."""
-    files = sorted(str(p) for p in (Path(directory) / RUNS_DIR).glob("run-*.parquet"))
+    files = sorted(str(p) for p in (Path(directory) / RUNS_DIR).glob(f"run-*{ROW_SUFFIX}"))
     if not files:
         return {}
     t = _arrow_table(_read(files)).to_pylist()
@@ -510,7 +517,7 @@ def load_runs(directory: str | Path) -> pd.DataFrame:
     _check_dir(directory)
     design = pq.read_table(directory / DESIGN_FILE).to_pandas()
     design = design.drop(columns=[c for c in design.columns if c.startswith("unit.")])
-    files = sorted(str(p) for p in (directory / RUNS_DIR).glob("run-*.parquet"))
+    files = sorted(str(p) for p in (directory / RUNS_DIR).glob(f"run-*{ROW_SUFFIX}"))
     if files:
         rows = _arrow_table(_read(files)).to_pandas()
         extra = [c for c in rows.columns if c not in design.columns or c == "run"]

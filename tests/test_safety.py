@@ -146,6 +146,13 @@ def test_truncated_run_files_are_rerun_on_resume_and_readers_name_them(tmp_path)
     again = kankei(*args)
     assert again.returncode == 0 and "run(s) 2;" in again.stdout, again.stdout
     pd.testing.assert_frame_equal(experiments.load_summary(out), reference)
+    # pandas keeps the integer columns; a recursive glob finds the results and nothing else
+    df = pd.read_parquet(out)
+    assert (str(df["step"].dtype), str(df["year"].dtype), str(df["region"].dtype)) == ("Int32", "Int16", "Int16")
+    import duckdb
+
+    files = duckdb.sql(f"SELECT DISTINCT filename FROM read_parquet('{out}/**/*.parquet', filename = true)").fetchall()
+    assert sorted(Path(f).name for (f,) in files) == [f"run-{i:06d}.parquet" for i in range(6)]
 
 
 # --- 5. garbage is refused, with its key ---------------------------------------------------------
