@@ -157,6 +157,8 @@ def _run(args: argparse.Namespace, plan, kind: str, out: Path):
 
     spec_text = Path(args.spec).read_text(encoding="utf-8")
     try:
+        if plan.spec.is_kankei:
+            load_kernel()
         with open_executor(kind, workers=args.workers, scheduler=args.scheduler, warm=plan.spec.is_kankei) as handle:
             print(f"{plan.name}: {plan.spec.design.kind} design, {plan.n_points} point(s) × "
                   f"{plan.spec.replications} replication(s) = {len(plan.runs)} runs, root seed {plan.root_seed}; "
@@ -167,6 +169,33 @@ def _run(args: argparse.Namespace, plan, kind: str, out: Path):
         print(f"kankei: interrupted; finished runs are kept in {out}; run the same command again to resume",
               file=sys.stderr)
         return None
+
+
+def kernel_cached() -> bool:
+    """Does Numba's cache hold the kernel (so loading it takes a second, not a compilation)?"""
+    import numba
+
+    import model.kernel
+
+    folder = Path(numba.config.CACHE_DIR) if numba.config.CACHE_DIR else Path(model.kernel.__file__).parent / "__pycache__"
+    return any(folder.rglob("kernel.*.nbi"))
+
+
+def load_kernel() -> None:
+    """Load the kernel here before any worker starts; on a cold cache say that it compiles (once),
+    so that the progress bar and its time estimate start with the runs themselves."""
+    import time
+
+    from experiments.executors import warm_up
+
+    if kernel_cached():
+        warm_up()
+        return
+    t0 = time.perf_counter()
+    print("kankei: compiling the kernel (once; later runs and workers load it from Numba's cache) ...",
+          file=sys.stderr, flush=True)
+    warm_up()
+    print(f"kankei: kernel compiled in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
 
 
 def _print_report(report, out: Path) -> None:

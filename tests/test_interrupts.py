@@ -200,3 +200,36 @@ def test_a_worker_killed_from_outside_loses_no_run(tmp_path):
     assert finished_runs(out) == 16 and set(read_statuses(out).values()) == {"ok"}
     info = experiments.store.sweep_info(out)
     assert info["sessions"][-1]["worker_deaths"] == 1
+
+
+# --- fork after the kernel ran (EMA Workbench's MultiprocessingEvaluator) --------------------------
+FORK_SCRIPT = """
+import multiprocessing as mp
+from model import RelationModel
+SMALL = {"run.people_per_agent": 20000, "run.horizon_years": 0.25}
+
+def run(seed):
+    m = RelationModel(rng=seed, **SMALL)
+    m.run()
+    return int(m.steps)
+
+if __name__ == "__main__":
+    run(1)                                        # the parallel kernel's threads start here
+    with mp.get_context("fork").Pool(1) as pool:
+        try:
+            pool.apply(run, (2,))
+            print("RAN")
+        except Exception as exc:
+            print(type(exc).__name__, exc)
+"""
+
+
+@pytest.mark.slow
+def test_a_fork_after_the_kernel_ran_fails_clearly_instead_of_hanging(tmp_path):
+    script = tmp_path / "fork.py"
+    script.write_text(FORK_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=180,
+                          env=env)
+    assert done.returncode == 0, done.stderr
+    assert "ForkedAfterThreadsError" in done.stdout and "spawn" in done.stdout, done.stdout
