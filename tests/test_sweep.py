@@ -243,7 +243,7 @@ def test_store_layout_pandas_duckdb_and_run_table(tmp_path):
     assert len(raw) == len(df) and set(raw.columns) == set(df.columns)
     con = duckdb.connect()
     got = con.sql(f"""SELECT r.status, count(DISTINCT d.run) AS n, sum(d.value) AS v
-                      FROM '{out}/*.parquet' d JOIN '{out}/_runs/*.pq' r USING (run)
+                      FROM '{out}/*.parquet' d JOIN read_parquet('{out}/_runs/*.pq') r USING (run)
                       WHERE d.output = 'summary' AND d.variable = 'settlers_total' GROUP BY ALL""").df()
     summary = experiments.load_summary(out)
     assert got["n"].tolist() == [8] and got["status"].tolist() == ["ok"]
