@@ -82,13 +82,20 @@ def ctrl_c(proc: subprocess.Popen, times: int) -> None:
         time.sleep(0.05)
 
 
+# the same as a Morris design for `kankei sensitivity`: 8 trajectories × 2 points = 16 runs
+MORRIS_SPEC = SPEC.replace("replications = 4", "replications = 1").replace(
+    'kind = "grid"', 'kind = "morris"\nsamples = 8').replace(
+    '"rates.visit" = { levels = [0.03, 0.05, 0.07, 0.09] }', '"rates.visit" = { min = 0.03, max = 0.09 }')
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("executor", "times"), [("processes", 1), ("processes", 2), ("dask", 2)])
-def test_ctrl_c_stops_a_sweep_within_seconds_and_it_resumes(tmp_path, executor, times):
+@pytest.mark.parametrize(("command", "executor", "times"), [
+    ("sweep", "processes", 1), ("sweep", "processes", 2), ("sweep", "dask", 2), ("sensitivity", "processes", 2)])
+def test_ctrl_c_stops_a_sweep_within_seconds_and_it_resumes(tmp_path, command, executor, times):
     spec = tmp_path / "spec.toml"
-    spec.write_text(SPEC)
+    spec.write_text(SPEC if command == "sweep" else MORRIS_SPEC)
     out = tmp_path / "sweep"
-    args = ["sweep", str(spec), "--out", str(out), "--executor", executor, "--workers", "2", "--quiet"]
+    args = [command, str(spec), "--out", str(out), "--executor", executor, "--workers", "2", "--quiet"]
     proc = start(args)
     wait_for(lambda: finished_runs(out) >= 2, 240, proc)
     ctrl_c(proc, times)
@@ -110,7 +117,7 @@ def test_ctrl_c_stops_a_sweep_within_seconds_and_it_resumes(tmp_path, executor, 
     kept = finished_runs(out)
     assert kept >= 2
     # the same command again finishes the rest, without redoing the kept runs
-    again = subprocess.run([sys.executable, "-m", "experiments.cli", "sweep", str(spec), "--out", str(out),
+    again = subprocess.run([sys.executable, "-m", "experiments.cli", command, str(spec), "--out", str(out),
                             "--executor", "serial", "--quiet"], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     assert f"{kept} finished before" in again.stdout
