@@ -43,64 +43,30 @@ TARGET_BYTES = 64.0        # bytes of person state per agent
 TARGET_FIRST_CALL = 1.0    # s, first advance() call in a fresh process (cache hit)
 BUSY_CORES = 0.15          # other processes above this many cores during a best repeat: flag the number
 
-KERNEL_FIELDS = ("stage", "etype", "home", "target", "origin", "birth", "flags", "age", "tie", "visit_days",
-                 "steps_in_stage", "engage_factor", "mobility_factor")
-
-
 # --- the kernel's arguments, exactly as RelationModel.step builds them --------------------------
-OUTPUT_NAMES = ("counts_by_target", "counts_by_home", "last_flows", "_demand", "visit_pairs")
-
-
 def prepare_inputs(model, k: int) -> None:
-    """What RelationModel.step does before calling the kernel (fold the levers in force)."""
-    from plain_mesa import fold_levers
-    fold_levers(model, k)
+    """What RelationModel.step does before calling the kernel (fold the levers in force, ration)."""
+    model.prepare_step(k)
 
 
-def new_outputs(model) -> tuple:
-    """Fresh output arrays shaped like the model's (for kernel calls on a subset)."""
-    return tuple(np.zeros_like(getattr(model, name)) for name in OUTPUT_NAMES)
+def kernel_args(model, k: int, people=None, tallies=None, ration=None) -> tuple:
+    """`RelationModel.kernel_arguments(k)`, with a subset's people, tallies or rationing substituted.
+    Call `prepare_inputs(model, k)` first."""
+    args = list(model.kernel_arguments(k))
+    if people is not None:
+        args[0] = people
+    if ration is not None:
+        args[1] = args[1]._replace(ration=ration)
+    if tallies is not None:
+        args[5] = tallies
+    return tuple(args)
 
 
-def kernel_args(model, k: int, people=None, outputs=None, ration=None) -> tuple:
-    """The argument tuple `RelationModel.step` passes to `kernel.advance` at step index `k`
-    (`RelationModel.kernel_arguments`). Call `prepare_inputs(model, k)` first. `people`, `outputs`
-    and `ration` substitute a subset's arrays for the model's own.
-    """
-    return model.kernel_arguments(k, people=people, outputs=outputs, ration=ration)
-
-
-class Arrays:
-    """A bag of person arrays with `.n` (a subset, or a tiny copy for the cache check)."""
-
-    def __init__(self, people, ids: np.ndarray) -> None:
-        for f in KERNEL_FIELDS:
-            setattr(self, f, np.ascontiguousarray(getattr(people, f)[ids]))
-        self.n = len(ids)
-
-
-def check_kernel_args(RelationModel, kernel) -> str:
-    """Two identical small models: one runs model.step(), the other kernel.advance(*kernel_args).
-
-    Returns "" if person arrays, flows and visit pairs agree, else what differs.
-    """
-    ov = {"run.people_per_agent": 20000}
-    a, b = RelationModel(rng=7, **ov), RelationModel(rng=7, **ov)
-    n = b.people.n
-    a.step()
-    try:
-        prepare_inputs(b, 0)
-        kernel.advance(*kernel_args(b, 0))
-    except Exception as exc:  # noqa: BLE001 - report any drift
-        return f"{type(exc).__name__}: {exc}"
-    bad = [f for f in KERNEL_FIELDS if not np.array_equal(getattr(a.people, f)[:n], getattr(b.people, f)[:n])]
-    flows_a = a.last_flows.copy()
-    flows_a[:, 13] = 0  # NEW_ADULT is added by model.step after the kernel
-    if not np.array_equal(flows_a, b.last_flows):
-        bad.append("flows")
-    if not np.array_equal(a.visit_pairs, b.visit_pairs):
-        bad.append("visit_pairs")
-    return ", ".join(bad)
+def subset(people, ids: np.ndarray):
+    """The kernel's person arrays for the slots `ids` (copies)."""
+    from model.kernel import PersonArrays
+    arrays = people.arrays()
+    return PersonArrays(*(np.ascontiguousarray(getattr(arrays, f)[ids]) for f in PersonArrays._fields))
 
 
 def dispatcher_stats(module) -> dict[str, tuple[int, int]]:
@@ -121,21 +87,22 @@ def fmt_stats(stats: dict) -> str:
 
 # --- state snapshots -------------------------------------------------------------------------------
 def snapshot(model) -> dict[str, np.ndarray]:
+    from model.kernel import PersonArrays
     p = model.people
-    snap = {f: getattr(p, f).copy() for f in KERNEL_FIELDS}
+    snap = {f: getattr(p, f).copy() for f in PersonArrays._fields}
     snap["_n"] = p.n
-    for name in OUTPUT_NAMES:
-        snap[name] = getattr(model, name).copy()
+    snap["_tallies"] = tuple(a.copy() for a in model.tallies)
     return snap
 
 
 def restore(model, snap) -> None:
+    from model.kernel import PersonArrays
     p = model.people
-    for f in KERNEL_FIELDS:
+    for f in PersonArrays._fields:
         getattr(p, f)[...] = snap[f]
     p.n = snap["_n"]
-    for name in OUTPUT_NAMES:
-        getattr(model, name)[...] = snap[name]
+    for a, b in zip(model.tallies, snap["_tallies"]):
+        a[...] = b
 
 
 # --- measurements ----------------------------------------------------------------------------------
@@ -237,7 +204,7 @@ def time_plain(PlainRelationModel, model, ids: np.ndarray, k0: int, steps: int, 
         QUIET()
         meter = CpuMeter()
         secs, agent_steps = 0.0, 0
-        flows = np.zeros((model.table.n, 16), dtype=np.int64)
+        flows = np.zeros((model.table.n, len(pm.flows[0])), dtype=np.int64)
         for _ in range(steps):
             alive = len(pm.agents)
             t = time.perf_counter()
@@ -256,22 +223,22 @@ def time_plain(PlainRelationModel, model, ids: np.ndarray, k0: int, steps: int, 
 def kernel_on_subset(model, kernel, snap, ids: np.ndarray, k0: int, steps: int) -> dict:
     """The kernel on the same subset as plain Mesa (for a side-by-side check of the flows)."""
     restore(model, snap)
-    sub = Arrays(model.people, ids)
+    sub = subset(model.people, ids)
     alive = int(np.count_nonzero(model.people.stage[: model.people.n] != kernel.DEAD))
     share = len(ids) / alive
-    cap = np.stack([model._cap_engage, model._cap_housing], axis=1) * share
     R = model.table.n
-    out = new_outputs(model)
-    demand = model._demand * share
-    flows = np.zeros((R, 16), dtype=np.int64)
+    out = kernel.Tallies.zeros(R)
+    demand = model.tallies.demand * share
+    flows = np.zeros((R, kernel.N_FLOWS), dtype=np.int64)
     for j in range(steps):
+        prepare_inputs(model, k0 + j)
+        cap = model.inputs.capacity * share
         with np.errstate(divide="ignore", invalid="ignore"):
             ration = np.minimum(np.where(demand > 0, cap / demand, 1.0), 1.0)
-        prepare_inputs(model, k0 + j)
-        kernel.advance(*kernel_args(model, k0 + j, people=sub, outputs=out, ration=ration))
-        flows += out[2]
-        demand = out[3].astype(float)
-    return {"flows": flows, "by_home": out[1].copy()}
+        kernel.advance(*kernel_args(model, k0 + j, people=sub, tallies=out, ration=ration))
+        flows += out.flows
+        demand = out.demand.astype(float)
+    return {"flows": flows, "by_home": out.by_home.copy()}
 
 
 def memory(model, kernel) -> dict:
@@ -281,7 +248,7 @@ def memory(model, kernel) -> dict:
     n = p.n
     alive = int(np.count_nonzero(p.stage[:n] != kernel.DEAD))
     itemsizes = sum(a.itemsize for a in arrays.values())
-    kernel_itemsizes = sum(arrays[f].itemsize for f in KERNEL_FIELDS)
+    kernel_itemsizes = sum(arrays[f].itemsize for f in kernel.PersonArrays._fields)
     allocated = sum(a.nbytes for a in arrays.values())
     used = sum(a[:n].nbytes for a in arrays.values())
     return {"fields": len(arrays), "itemsizes": itemsizes, "kernel_itemsizes": kernel_itemsizes,
@@ -341,9 +308,8 @@ def cache_check(model, kernel, snap, tiny: int, runs: int) -> dict:
     """Fresh `python -c` processes: import model.kernel, call advance once on `tiny` people."""
     restore(model, snap)
     ids = np.arange(min(tiny, model.people.n))
-    sub = Arrays(model.people, ids)
     prepare_inputs(model, 1)
-    args = kernel_args(model, 1, people=sub, outputs=new_outputs(model), ration=model._ration())
+    args = kernel_args(model, 1, people=subset(model.people, ids), tallies=kernel.Tallies.zeros(model.table.n))
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "tiny_args.pkl"
@@ -514,10 +480,6 @@ def main(argv: list[str] | None = None) -> int:
     t_first = time.perf_counter() - t
     print(f"warm-up        first advance() in this process {t_first * 1e3:.0f} ms; dispatcher stats so far: "
           f"{fmt_stats(dispatcher_stats(kernel))}; threading layer {numba.threading_layer()}")
-    args_problem = check_kernel_args(RelationModel, kernel)
-    ok_args = not args_problem
-    print("check          kernel_args() reproduces RelationModel.step()'s kernel call: "
-          + ("yes (identical people, flows, visit pairs)" if ok_args else f"NO ({args_problem}): update kernel_args!"))
     snap = snapshot(model)   # state after the warm-up step; every kernel repeat starts here
     k0 = 1
     threads = numba.get_num_threads()
@@ -660,8 +622,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"agents: kernel/full {kt['alive']:,.0f} living; plain Mesa {ids.size:,}. threads {threads} ({layer}). "
           f"load average now {', '.join(f'{x:.2f}' for x in os.getloadavg())}. total {time.perf_counter() - t_script:.0f} s, "
           f"of which {QUIET.waited:.0f} s waiting for other processes to go idle")
-    if not ok_args:
-        print("WARNING: kernel_args() no longer matches RelationModel.step(); the kernel numbers may be off.")
     other = max(SECTION_OTHER, default=0.0)
     if other > BUSY_CORES:
         print(f"NOTE (*): other processes used up to {other:.2f} of {os.cpu_count()} cores during a best repeat "

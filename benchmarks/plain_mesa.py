@@ -68,18 +68,6 @@ from model.kernel import (
 )
 
 
-def fold_levers(model, k: int) -> None:
-    """What RelationModel.step does before calling the kernel: fold the levers in force (copied)."""
-    from model.relation_model import fiscal_year
-    date = model.dates[k]
-    month = date.strftime("%Y-%m")
-    ctx = model._context(month, fiscal_year(date))
-    key = model.levers.signature(month, model.adoption.reach)
-    if key != model._inputs_key:
-        model._fold(model.levers.inputs(ctx))
-        model._inputs_key = key
-
-
 def _report_region(s: int, home: int, target: int) -> int:
     return target if VISITOR <= s <= DUAL else home
 
@@ -149,7 +137,7 @@ class PlainPerson(mesa.Agent):
         v = rnd()
         dt = m.dt
         rate = m.rate
-        cls = k + 5 * (self.flags & FLAG_SIDEJOB)  # cost class: type + 5 if side-job capable
+        cls = k + N_TYPES * (self.flags & FLAG_SIDEJOB)  # cost class (model.codes.cost_class)
 
         # visits this step, their (class, home, target) tally, and tie strength
         tie = self.tie * m.tie_keep
@@ -310,29 +298,28 @@ class PlainRelationModel(mesa.Model):
         self.dt = float(src.dt)
         R = src.table.n
         self.n_regions = R
-        # inputs that do not change during a run, as Python lists
-        self.type_mult = src._type_mult.tolist()
-        self.yukari_bonus = float(cfg.choice.yukari_bonus)
-        self.outflow_cum = src.gravity.outflow_cum.tolist()
-        self.is_rural = src._is_rural.tolist()
-        self.mortality = src._mortality.tolist()
-        self.visit_rate = src._visit_rate.tolist()
-        self.tie_keep = float(src._tie_keep)
-        self.tie_gain = float(cfg.ties.gain_per_visit_day)
-        self.kappa_engage = float(cfg.ties.kappa_engage)
-        self.kappa_lapse = float(cfg.ties.kappa_lapse)
-        self.type_weights = src._type_weights.tolist()
-        self.work_mult_capable = float(cfg.types.work_mult_capable)
-        self.work_mult_other = float(cfg.types.work_mult_other)
-        self.deepen_next = src._deepen_next.tolist()
-        self.dual_settle_factor = float(cfg.rates.dual_settle_factor)
-        self.leave_window_steps = int(src._leave_window)
-        self.youth_max_age = float(cfg.rates.youth_outflow_max_age)
-        self._inputs_key = object()  # inputs the levers set: converted on the first step
+        # inputs that do not change during a run (the model's public inputs layer), as Python lists
+        tables, sc = src.inputs.tables, src.inputs.scalars
+        self.type_mult = tables.type_mult.tolist()
+        self.mortality = tables.mortality.tolist()
+        self.visit_rate = tables.visit_rate.tolist()
+        self.type_weights = tables.type_weights.tolist()
+        self.deepen_next = tables.deepen_next.tolist()
+        self.yukari_bonus = float(sc.yukari_bonus)
+        self.tie_keep = float(sc.tie_keep)
+        self.tie_gain = float(sc.tie_gain)
+        self.kappa_engage = float(sc.kappa_engage)
+        self.kappa_lapse = float(sc.kappa_lapse)
+        self.work_mult_capable = float(sc.work_mult_capable)
+        self.work_mult_other = float(sc.work_mult_other)
+        self.dual_settle_factor = float(sc.dual_settle_factor)
+        self.leave_window_steps = int(sc.leave_window_steps)
+        self.youth_max_age = float(sc.youth_max_age)
+        self._inputs = None  # the region inputs the levers set: converted when they change
         # capacities scaled to the subset; last step's demand likewise
         alive = int(np.count_nonzero(src.people.stage[: src.people.n] != DEAD))
         self.share = len(ids) / alive
-        self.demand = (src._demand * self.share).tolist()
+        self.demand = (src.tallies.demand * self.share).tolist()
         self.ration: list[list[float]] = []
         self._reset_tallies()
 
@@ -353,19 +340,22 @@ class PlainRelationModel(mesa.Model):
     def _lever_inputs(self, k: int) -> None:
         """Inputs the levers set (rates, access, costs, choice tables, type bias, settling), as lists."""
         src = self.source
-        fold_levers(src, k)
-        if src._inputs_key == self._inputs_key:
+        src.prepare_step(k)
+        region = src.inputs.region
+        if region is self._inputs:
             return
-        self._inputs_key = src._inputs_key
-        self.rate = src._rate.tolist()
-        self.access = src._access.tolist()
-        self.cost_engage = src._cost_engage.astype(float).tolist()
-        self.cost_lapse = src._cost_lapse.astype(float).tolist()
-        self.choice_cum = src._choice_cum.tolist()
-        self.choice_p = src._choice_p.tolist()
-        self.type_bias = src._inputs.type_bias.tolist()
-        self.settle_pair = src._inputs.settle_pair.tolist()
-        self.cap = np.stack([src._cap_engage, src._cap_housing], axis=1) * self.share
+        self._inputs = region
+        self.rate = region.rate.tolist()
+        self.access = region.access.tolist()
+        self.cost_engage = region.cost_engage.astype(float).tolist()
+        self.cost_lapse = region.cost_lapse.astype(float).tolist()
+        self.choice_cum = region.choice_cum.tolist()
+        self.choice_p = region.choice_p.tolist()
+        self.outflow_cum = region.outflow_cum.tolist()
+        self.is_rural = region.is_rural.tolist()
+        self.type_bias = region.type_bias.tolist()
+        self.settle_pair = region.settle_pair.tolist()
+        self.cap = src.inputs.capacity * self.share
 
     def step(self) -> None:
         """The model-level part of RelationModel.step that the kernel needs, then every agent's step."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from model.parameters import ScenarioError, parse_value
+from model.schema import ScenarioError, parse_value
 
 
 def overrides(pairs: list[str]) -> dict[str, object]:

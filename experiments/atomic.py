@@ -3,7 +3,9 @@
 `check_output_folder(DIR, kind)` runs before any work and refuses (a `ScenarioError`, exit 2)
 anything that is not safe to replace: a regular file, a symbolic link, a mount point, the current
 folder, a folder Kankei did not write (no ``manifest.json`` of the same `kind`) or a Kankei folder
-that also holds files its manifest does not list. It also checks that the folder can be written.
+that also holds files its manifest does not list (other than pages `kankei report` wrote into it).
+It also checks that the folder can be written. `check_report_file` does the same for the one file
+`kankei report` writes.
 
 `atomic_folder(DIR, kind)` yields a hidden temporary sibling to write into; on success it writes
 the manifest's ``kind`` and ``files`` and swaps the sibling in (the previous folder of the same
@@ -26,6 +28,28 @@ from model.schema import ScenarioError
 
 MANIFEST = "manifest.json"
 KINDS = ("run", "compare")
+REPORT_MARK = b"<title>Kankei: "       # in the head of every page `kankei report` writes
+
+
+def is_kankei_report(path: Path) -> bool:
+    """Is this file an HTML page `kankei report` wrote (report-<lang>.html by default)?"""
+    try:
+        with open(path, "rb") as fh:
+            return REPORT_MARK in fh.read(400)
+    except OSError:
+        return False
+
+
+def check_report_file(path: str | Path) -> Path:
+    """The report's file, if `kankei report` may write it: new, or a page it wrote before."""
+    p = _absolute(path)
+    if p.is_dir() or p.is_symlink():
+        raise ScenarioError("--out", str(path), "is a folder or a symbolic link; give a file name, e.g. report.html")
+    if p.exists() and not is_kankei_report(p):
+        raise ScenarioError("--out", str(path), "exists and is not a page `kankei report` wrote; Kankei never "
+                            "overwrites a file it did not write. Give a new file name")
+    _check_writable(_nearest_existing(p.parent), str(path))
+    return p
 
 
 def _absolute(directory: str | Path) -> Path:
@@ -87,7 +111,8 @@ def check_output_folder(directory: str | Path, kind: str) -> Path:
                 raise ScenarioError(where, shown, f"is {what} and is not empty; `kankei {kind}` replaces only a "
                                     f"folder it wrote itself. Give a new or empty folder")
             listed = set(info.get("files") or [])
-            foreign = [name for name in entries if name not in listed]
+            foreign = [name for name in entries if name not in listed
+                       and not (name.startswith("report-") and is_kankei_report(d / name))]
             if foreign:
                 more = f", ... ({len(foreign)} in all)" if len(foreign) > 5 else ""
                 raise ScenarioError(where, shown, f"holds files Kankei did not write ({', '.join(foreign[:5])}{more}); "

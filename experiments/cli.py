@@ -8,11 +8,10 @@ import json
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from experiments import arguments
 from experiments.sweep_cli import register as register_sweep_commands
-from model.parameters import DEFAULT_SCENARIO, REPO_ROOT, ScenarioError, load_scenario
+from model.paths import default_scenario, results_dir
+from model.schema import ScenarioError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -59,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a scenario and write tables, a chart and a manifest",
                          description="Run a scenario to its horizon, print a summary and write the results.",
                          epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("scenario", nargs="?", default=str(DEFAULT_SCENARIO),
-                     help="scenario TOML file (default: scenarios/baseline.toml)")
+    run.add_argument("scenario", nargs="?", default=None,
+                     help="scenario TOML file (default: the built-in scenarios/baseline.toml)")
     run.add_argument("--reps", type=arguments.positive_int, default=1, metavar="N",
                      help="replications, seeded from --seed by numpy SeedSequence (default 1)")
     run.add_argument("--seed", type=arguments.seed, default=None, metavar="S",
@@ -87,19 +86,36 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")
     cmp.set_defaults(func=cmd_compare)
     register_sweep_commands(sub)
+    report = sub.add_parser("report", help="one self-contained HTML page of a run, compare or sweep folder",
+                            description="Write DIR/report-<lang>.html: figures embedded, tables, scenario and "
+                                        "manifest; it opens offline and prints. A folder that kankei run, compare "
+                                        "or sweep did not write is refused (exit status 2).")
+    report.add_argument("directory", metavar="DIR", help="a results folder")
+    report.add_argument("--lang", choices=("ja", "en"), default="en", help="language of the page (default en)")
+    report.add_argument("--out", metavar="FILE", default=None, help="output file (default DIR/report-<lang>.html)")
+    report.set_defaults(func=cmd_report)
+    app = sub.add_parser("app", help="the interactive app (Mesa SolaraViz) in your browser, on this machine only",
+                         description="Serve experiments/app.py with Solara: pick a scenario, move lever sliders, "
+                                     "press Reset, then Step or Play, and watch stages, the map and spending.")
+    app.add_argument("--port", type=arguments.positive_int, default=8765, help="port (default 8765)")
+    app.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1: only this machine can connect)")
+    app.set_defaults(func=cmd_app)
     return parser
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`kankei run`: validate everything first, run, then write all outputs at once."""
+    import pandas as pd
     from tqdm import tqdm
 
     from experiments.runs import run_scenario, write_outputs
+    from model.parameters import load_scenario
 
     from experiments.atomic import check_output_folder
 
-    scenario = load_scenario(args.scenario, overrides=arguments.overrides(args.overrides))
-    out_dir = check_output_folder(Path(args.out) if args.out else REPO_ROOT / "results" / scenario.name, "run")
+    scenario = load_scenario(args.scenario or default_scenario(), overrides=arguments.overrides(args.overrides))
+    out_dir = check_output_folder(Path(args.out) if args.out else results_dir() / scenario.name, "run")
     total = args.reps * scenario.config.run.n_steps
     with tqdm(total=total, desc=f"{scenario.name}", unit="step", disable=True if args.quiet else None,
               file=sys.stderr) as bar:
@@ -118,18 +134,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """`kankei compare`: validate every scenario first, run the pairs, write all outputs at once."""
+    import pandas as pd
     from tqdm import tqdm
 
     from experiments.atomic import atomic_folder, check_output_folder
     from experiments.compare import compare
     from experiments.plots import plot_comparison
     from experiments.provenance import code_version, package_versions, parameter_hash
+    from model.parameters import load_scenario
 
     overrides = arguments.overrides(args.overrides)
     baseline = load_scenario(args.baseline, overrides=overrides)
     policies = [load_scenario(p, overrides=overrides) for p in args.policies]
     check_comparable(baseline, policies)
-    out_dir = check_output_folder(Path(args.out) if args.out else REPO_ROOT / "results" / f"compare_{baseline.name}",
+    out_dir = check_output_folder(Path(args.out) if args.out else results_dir() / f"compare_{baseline.name}",
                                   "compare")
     total = args.reps * (1 + len(policies))
     with tqdm(total=total, desc="runs", unit="run", disable=True if args.quiet else None, file=sys.stderr) as bar:
@@ -140,7 +158,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
             if name in ("table", "cost"):
                 frame.to_csv(tmp / f"{name}.csv", index=False)
-        plot_comparison(result.series, result.cost, tmp / "comparison.png")
+        plot_comparison(result, tmp / "comparison.png")
         info = {"baseline": baseline.source, "policies": [p.source for p in policies], "reps": args.reps,
                 "seed": args.seed, "overrides": {k: str(v) for k, v in overrides.items()},
                 "code_version": code_version(), "packages": package_versions(),
@@ -183,6 +201,26 @@ def check_comparable(baseline, policies) -> None:
 def _time_grid(scenario) -> tuple:
     run = scenario.config.run
     return run.start, run.steps_per_year, run.n_steps
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """`kankei report`: build the page, then write it at once."""
+    from experiments.atomic import check_report_file
+    from experiments.report import write_report
+
+    check_report_file(args.out or Path(args.directory) / f"report-{args.lang}.html")
+    print(f"wrote {write_report(args.directory, args.lang, args.out)}")
+    return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    """`kankei app`: become the Solara server (same process id) until Ctrl-C."""
+    import os
+
+    command = [sys.executable, "-m", "solara", "run", str(Path(__file__).with_name("app.py")), "--production",
+               "--no-open", "--host", args.host, "--port", str(args.port)]
+    print(f"Kankei app on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    os.execv(sys.executable, command)
 
 
 def main(argv: list[str] | None = None) -> int:

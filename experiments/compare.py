@@ -13,18 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from experiments.outcomes import RunView, summarise
 from experiments.runs import replication_seeds
-from model import KankeiScenario, RelationModel, Stage
+from model import KankeiScenario, RelationModel
 from model.levers.base import PAYERS
 from model.stages import Flow
 
-OUTCOMES = {
-    "settlers": "定住: people who settled in the policy's regions over the horizon",
-    "engaged_person_years": "関係人口 person-years (ENGAGED + DUAL) related to the policy's regions",
-    "engaged_end": "関係人口 (ENGAGED + DUAL) related to the policy's regions at the end",
-    "adults_end": "adults living in the policy's regions at the end",
-    "spending_yen": "spending on the policy's levers, all payers",
-}
+#: outcomes compared, from the outcome registry (`experiments.outcomes.OUTCOMES`), in the policy's regions
+COMPARED = ("settlers_total", "engaged_person_years", "final_engaged", "adults_final", "spending_yen")
+PAYER_OUTCOMES = tuple(f"spending_{payer}_yen" for payer in PAYERS)
 
 
 def policy_regions(model: RelationModel) -> np.ndarray:
@@ -36,40 +33,15 @@ def policy_regions(model: RelationModel) -> np.ndarray:
 
 
 def run_outcomes(model: RelationModel, mask: np.ndarray) -> dict[str, float]:
-    """Run-level outcomes of a finished model within `mask`."""
-    h = model.history
-    ppa = model.people_per_agent
-    engaged = h.by_target[:, mask][:, :, Stage.ENGAGED].sum(axis=(1, 2)) + h.by_target[:, mask][:, :, Stage.DUAL].sum(axis=(1, 2))
-    out = {
-        "settlers": float(h.flows[1:, mask, Flow.SETTLE].sum()) * ppa,
-        "engaged_person_years": float(engaged[1:].sum()) * ppa * model.dt,
-        "engaged_end": float(engaged[-1]) * ppa,
-        "adults_end": float(h.by_home[-1, mask].sum()) * ppa,
-        "spending_yen": float(h.spending.sum()),
-    }
-    shares = model.levers.payer_matrix()
-    per_lever = h.spending.sum(axis=(0, 2))
-    for p, payer in enumerate(PAYERS):
-        out[f"spending_{payer}_yen"] = float((per_lever * shares[:, p]).sum()) if len(per_lever) else 0.0
-    return out
-
-
-def engaged_series(model: RelationModel, mask: np.ndarray) -> np.ndarray:
-    """(steps + 1,) ENGAGED + DUAL related to `mask`, scaled."""
-    cube = model.history.by_target[:, mask]
-    return (cube[:, :, Stage.ENGAGED].sum(axis=(1, 2)) + cube[:, :, Stage.DUAL].sum(axis=(1, 2))) * model.people_per_agent
-
-
-def settled_series(model: RelationModel, mask: np.ndarray) -> np.ndarray:
-    """(steps + 1,) cumulative settlers into `mask`, scaled."""
-    return np.cumsum(model.history.flows[:, mask, Flow.SETTLE].sum(axis=1)) * model.people_per_agent
+    """The compared outcomes and spending by payer of a finished model within `mask`."""
+    return summarise(model, [*COMPARED, *PAYER_OUTCOMES], regions=mask)
 
 
 @dataclass
 class Comparison:
     """Results of `compare`: tidy tables for each policy against the baseline."""
 
-    table: pd.DataFrame       # policy, outcome, baseline, policy_value, difference, low, high (90 %)
+    table: pd.DataFrame       # policy, outcome (COMPARED), baseline, policy_value, difference, low, high (90 %)
     cost: pd.DataFrame        # policy, spending_yen, by payer, yen_per_settler, yen_per_engaged_person_year
     series: pd.DataFrame      # policy, rep, step, date, engaged_difference, settled_difference
     runs: pd.DataFrame        # every run's outcomes: policy, rep, seed, outcome columns
@@ -99,21 +71,22 @@ def compare(baseline: KankeiScenario, policies: list[KankeiScenario], reps: int 
             b, p = run_outcomes(base, mask), run_outcomes(pol, mask)
             rows.append({"policy": policy.name, "rep": rep, "seed": s,
                          **{f"baseline_{k}": v for k, v in b.items()}, **p})
+            vb, vp = RunView(base, mask), RunView(pol, mask)
             series.append(pd.DataFrame({
                 "policy": policy.name, "rep": rep, "step": np.arange(pol.n_steps + 1), "date": pol.dates,
-                "engaged_difference": engaged_series(pol, mask) - engaged_series(base, mask),
-                "settled_difference": settled_series(pol, mask) - settled_series(base, mask),
+                "engaged_difference": vp.engaged() - vb.engaged(),
+                "settled_difference": np.cumsum(vp.flow_series(Flow.SETTLE)) - np.cumsum(vb.flow_series(Flow.SETTLE)),
             }))
     runs = pd.DataFrame(rows)
     table_rows, cost_rows = [], []
     for name, g in runs.groupby("policy", sort=False):
-        for outcome in OUTCOMES:
+        for outcome in COMPARED:
             diff = (g[outcome] - g[f"baseline_{outcome}"]).to_numpy()
             mean, low, high = _interval(diff)
             table_rows.append({"policy": name, "outcome": outcome, "baseline": g[f"baseline_{outcome}"].mean(),
                                "policy_value": g[outcome].mean(), "difference": mean, "low": low, "high": high})
         spend = g["spending_yen"].mean()
-        d_settlers = (g["settlers"] - g["baseline_settlers"]).mean()
+        d_settlers = (g["settlers_total"] - g["baseline_settlers_total"]).mean()
         d_epy = (g["engaged_person_years"] - g["baseline_engaged_person_years"]).mean()
         cost_rows.append({
             "policy": name, "spending_yen": spend,

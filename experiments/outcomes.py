@@ -1,9 +1,13 @@
-"""Run outcomes (成果指標): run-level summaries, yearly tables and time series from a finished run.
+"""Run outcomes (成果指標): the one registry of run-level outcomes, and the tidy records of a run.
 
-Everything here reads a finished `RelationModel` through its public state (`model.history`, the
-tallies it recorded at every step boundary, `model.dt` and `model.regions_frame()`), so it works on
-any run, from a sweep, a notebook or `kankei run`. People are real people (scaled by
-`run.people_per_agent`); national totals sum the 47 regions.
+Everything here reads a finished `RelationModel` through its history, which leaves the model in real
+people through the units boundary (`History.people_*`, `model.units.Scale`), so it works on any run:
+from a sweep, a comparison, the calibration targets, a notebook or `kankei run`. National totals sum
+the regions; a `RunView` restricted to some regions (`kankei compare` uses the regions a policy
+acts in) gives the same outcomes there.
+
+Stocks are counted where people relate to (the target region of VISITOR, ENGAGED and DUAL people;
+the home region of everyone else); adults where they live.
 
 The records are long ("tidy") rows in the sweep store's schema: output, step, date, year, region,
 variable, value (see `experiments.store.SCHEMA` and docs/experiments.md).
@@ -17,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from model.kpis import KPI
+from model.levers.base import PAYERS
 from model.stages import Flow, Stage
 
 STOCKS = (Stage.NONE, Stage.VISITOR, Stage.ENGAGED, Stage.DUAL, Stage.SETTLED)
@@ -33,56 +39,66 @@ class Outcome:
 
 
 class RunView:
-    """National and rural series of a finished run, computed once and shared by the outcomes."""
+    """A finished run's series in real people, nationally or within `regions` (a boolean mask)."""
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, regions: np.ndarray | None = None) -> None:
         h = model.history
-        last = h.last
-        self.scale = float(h.scale)
         self.dt = float(model.dt)
-        self.by_home = h.by_home[: last + 1]            # (T+1, R, S) people by home region and stage
-        self.by_target = h.by_target[: last + 1]        # (T+1, R, S, K) by report region
-        self.flows = h.flows[: last + 1]                # (T+1, R, F), index k = flows of step k-1 → k
-        self.dates = h.dates[: last + 1]
-        self.codes = np.asarray(h.codes)
-        kinds = model.regions_frame().set_index("region").loc[self.codes, "kind"].to_numpy()
-        self.rural = kinds == "rural"
-        spending = getattr(h, "spending", None)             # (T+1, levers, R) yen, index k = step k-1 → k
-        self.spending = None if spending is None else spending[: last + 1]
-        kpis = getattr(h, "kpis", None)                     # (T+1, R, KPIs)
-        self.kpis = None if kpis is None else kpis[: last + 1]
+        mask = np.ones(len(h.codes), dtype=bool) if regions is None else np.asarray(regions, dtype=bool)
+        self.mask = mask
+        self.codes = np.asarray(h.codes)[mask]
+        self.dates = h.dates[: h.last + 1]
+        self.by_home = h.people_by_home()[:, mask]        # (T+1, R, S)
+        self.by_target = h.people_by_target()[:, mask]    # (T+1, R, S, K)
+        self.flows = h.people_flows()[:, mask]            # (T+1, R, F), index k = flows of step k-1 → k
+        self.spending = h.spending_by_lever()[:, :, mask]  # (T+1, levers, R) yen
+        self.kpis = h.kpis[: h.last + 1][:, mask]         # (T+1, R, KPIs)
+        self.payer_shares = h.payer_shares                # (levers, payers)
+        self.rural = ~model.table.is_metro[mask]
 
     def stock(self, stage: Stage) -> np.ndarray:
-        """National people at `stage` at every step boundary."""
-        return self.by_home[:, :, int(stage)].sum(axis=1) * self.scale
+        """People at `stage` related to the view's regions at every step boundary."""
+        return self.by_target[:, :, int(stage)].sum(axis=(1, 2))
+
+    def engaged(self) -> np.ndarray:
+        """関係人口 (ENGAGED + DUAL) related to the view's regions at every step boundary."""
+        return self.stock(Stage.ENGAGED) + self.stock(Stage.DUAL)
 
     def adults(self, rural_only: bool = False) -> np.ndarray:
-        """Living adults at every step boundary (nationally, or in rural regions only)."""
+        """Living adults in the view's regions at every step boundary (or in its rural regions only)."""
         a = self.by_home.sum(axis=2)
         if rural_only:
             a = a[:, self.rural]
-        return a.sum(axis=1) * self.scale
+        return a.sum(axis=1)
+
+    def flow_series(self, flow: Flow) -> np.ndarray:
+        """People who made `flow` in the step ending at each boundary (0 at boundary 0)."""
+        return self.flows[:, :, int(flow)].sum(axis=1)
 
     def flow_total(self, flow: Flow) -> float:
-        """People who made `flow` over the whole run, nationally."""
-        return float(self.flows[1:, :, int(flow)].sum()) * self.scale
+        """People who made `flow` over the whole run."""
+        return float(self.flow_series(flow)[1:].sum())
 
-    def engaged(self) -> np.ndarray:
-        """関係人口 (ENGAGED + DUAL) nationally at every step boundary."""
-        return self.stock(Stage.ENGAGED) + self.stock(Stage.DUAL)
+    def spent(self, payer: str | None = None) -> float:
+        """Yen spent on every lever over the run (by all payers, or the share of one payer)."""
+        per_lever = self.spending.sum(axis=(0, 2))
+        if payer is None:
+            return float(per_lever.sum())
+        return float((per_lever * self.payer_shares[:, PAYERS.index(payer)]).sum()) if len(per_lever) else 0.0
 
 
 def _share(num: float, den: float) -> float:
     return num / den if den else float("nan")
 
 
-def _spending(v: "RunView") -> float:
-    return float(v.spending[1:].sum()) if v.spending is not None else 0.0
+def _payer_outcome(payer: str, ja: str) -> Outcome:
+    return Outcome(f"spending_{payer}_yen", f"政策支出・{ja}（累計・円）", f"spending borne by the {payer} level, yen",
+                   lambda v: v.spent(payer))
 
 
 OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
     Outcome("final_engaged", "関係人口（期末）",
-            "関係人口 at the end: people ENGAGED or in DUAL residence (as in `kankei compare`'s engaged_end)",
+            "関係人口 at the end: people ENGAGED or in DUAL residence (related to the regions)",
             lambda v: float(v.engaged()[-1])),
     Outcome("final_engaged_share", "関係人口の割合（期末）", "final_engaged as a share of all adults at the end",
             lambda v: _share(float(v.engaged()[-1]), float(v.adults()[-1]))),
@@ -100,8 +116,10 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
             lambda v: v.flow_total(Flow.SETTLE) - v.flow_total(Flow.LEAVE)),
     Outcome("engaged_person_years", "関係人口・人年",
             "person-years of 関係人口 (ENGAGED or DUAL) over the run: Σ over steps of the stock at the "
-            "step's end × step length (as in `kankei compare`)",
+            "step's end × step length",
             lambda v: float(v.engaged()[1:].sum() * v.dt)),
+    Outcome("adults_final", "成人人口（期末）", "adults living in the regions at the end",
+            lambda v: float(v.adults()[-1])),
     Outcome("rural_adults_final", "地方の成人人口（期末）", "adults living in rural (non-metro) regions at the end",
             lambda v: float(v.adults(rural_only=True)[-1])),
     Outcome("rural_adults_change", "地方の成人人口の増減", "rural adults at the end minus at the start",
@@ -109,17 +127,30 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
     Outcome("youth_outflow_total", "若者の転出（累計）", "rural natives who left for a metro region over the run",
             lambda v: v.flow_total(Flow.YOUTH_OUTFLOW)),
     Outcome("spending_yen", "政策支出（累計・円）", "spending on every lever over the run, all payers, yen",
-            _spending),
+            lambda v: v.spent()),
+    _payer_outcome("national", "国"),
+    _payer_outcome("prefecture", "都道府県"),
+    _payer_outcome("municipality", "市町村"),
     Outcome("municipalities_adopting_final", "関係人口に取り組む市町村（期末）",
             "municipalities working on 関係人口 at the end (the national KPI)",
-            lambda v: float(v.kpis[-1, :, 0].sum()) if v.kpis is not None else float("nan")),
+            lambda v: float(v.kpis[-1, :, KPI.MUNICIPALITIES_ADOPTING].sum())),
 )}
 
 
-def summarise(model, names: list[str] | None = None) -> dict[str, float]:
-    """Run-level outcomes of a finished model, `{name: value}` (default: every outcome)."""
-    view = RunView(model)
-    return {n: float(OUTCOMES[n].fn(view)) for n in (names or list(OUTCOMES))}
+def check_outcomes(names: list[str]) -> None:
+    """Raise KeyError naming the allowed outcomes if any of `names` is not registered."""
+    unknown = [n for n in names if n not in OUTCOMES]
+    if unknown:
+        raise KeyError(f"unknown outcome(s) {unknown}; allowed: {', '.join(OUTCOMES)}")
+
+
+def summarise(model, names: list[str] | None = None, regions: np.ndarray | None = None) -> dict[str, float]:
+    """Run-level outcomes of a finished model, `{name: value}` (default: every outcome), nationally
+    or within the boolean mask `regions`."""
+    names = list(names or OUTCOMES)
+    check_outcomes(names)
+    view = RunView(model, regions)
+    return {n: float(OUTCOMES[n].fn(view)) for n in names}
 
 
 # --- tidy records in the store's schema -----------------------------------------------------------
@@ -211,8 +242,8 @@ def _block(output: str, blocks: dict[str, np.ndarray], index: dict[str, np.ndarr
 def time_series(view: RunView, by_region: bool) -> Block:
     """People by stage (where they relate to: target basis) and adults (where they live), per step."""
     steps = np.arange(view.by_home.shape[0])
-    blocks = {s.name.lower(): view.by_target[:, :, int(s), :].sum(axis=2) * view.scale for s in STOCKS}
-    blocks["adults"] = view.by_home.sum(axis=2) * view.scale
+    blocks = {s.name.lower(): view.by_target[:, :, int(s), :].sum(axis=2) for s in STOCKS}
+    blocks["adults"] = view.by_home.sum(axis=2)
     return _block("time_series", blocks, {"step": steps, "date": view.dates.values}, view.codes, by_region)
 
 
@@ -231,13 +262,12 @@ def yearly(view: RunView, by_region: bool) -> Block:
     ends = np.array([np.flatnonzero(fy == y).max() + 1 for y in years])  # boundary index at year end
     blocks: dict[str, np.ndarray] = {}
     for f in Flow:
-        blocks[f"flow_{f.name.lower()}"] = np.stack([flows[fy == y, :, int(f)].sum(axis=0) for y in years]) * view.scale
-    if view.spending is not None:
-        spend = view.spending[1:].sum(axis=1)                           # (T, R) yen
-        blocks["spending_yen"] = np.stack([spend[fy == y].sum(axis=0) for y in years])
+        blocks[f"flow_{f.name.lower()}"] = np.stack([flows[fy == y, :, int(f)].sum(axis=0) for y in years])
+    spend = view.spending[1:].sum(axis=1)                               # (T, R) yen
+    blocks["spending_yen"] = np.stack([spend[fy == y].sum(axis=0) for y in years])
     for s in STOCKS:
-        blocks[s.name.lower()] = view.by_target[ends, :, int(s), :].sum(axis=2) * view.scale
-    blocks["adults"] = view.by_home[ends].sum(axis=2) * view.scale
+        blocks[s.name.lower()] = view.by_target[ends, :, int(s), :].sum(axis=2)
+    blocks["adults"] = view.by_home[ends].sum(axis=2)
     return _block("yearly", blocks, {"year": years}, view.codes, by_region)
 
 
@@ -251,7 +281,9 @@ def records(model, keep: list[str], by_region: bool, outcomes: list[str] | None 
             ) -> tuple[Records, dict[str, float]]:
     """The tidy rows a sweep keeps for one finished run, and its run-level outcomes."""
     view = RunView(model)
-    values = {n: float(OUTCOMES[n].fn(view)) for n in (outcomes or list(OUTCOMES))}
+    names = list(outcomes or OUTCOMES)
+    check_outcomes(names)
+    values = {n: float(OUTCOMES[n].fn(view)) for n in names}
     parts = []
     if "time_series" in keep:
         parts.append(time_series(view, by_region))

@@ -10,15 +10,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from model.parameters import REPO_ROOT, ScenarioConfig
+from model.parameters import ScenarioConfig
+from model.paths import checkout_root
 
 PACKAGES = ("kankei", "mesa", "numba", "numpy", "pandas", "pyarrow", "pydantic", "matplotlib")
 
 
 def code_version() -> str:
     """`git describe` of the checkout (with -dirty when it has changes), else the package version."""
+    root = checkout_root()
+    if root is None:
+        return metadata.version("kankei")
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=REPO_ROOT,
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=root,
                              capture_output=True, text=True, timeout=10, check=True)
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):

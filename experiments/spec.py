@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from model.parameters import DEFAULT_SCENARIO, REPO_ROOT, ScenarioError, load_scenario, load_toml
+from model.parameters import DEFAULT_SCENARIO, ScenarioError, load_scenario, load_toml
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 OUTPUT_KINDS = ("time_series", "yearly", "summary")
@@ -399,7 +399,7 @@ def scenario_file(spec: ExperimentSpec, spec_path: str) -> Path:
         return DEFAULT_SCENARIO
     path = Path(spec.scenario)
     if not path.is_absolute():
-        base = Path(spec_path).parent if spec_path and spec_path != "<spec>" else REPO_ROOT
+        base = Path(spec_path).parent if spec_path and spec_path != "<spec>" else Path.cwd()
         path = (base / path).resolve()
     return path
 

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from experiments import arguments
-from model.parameters import REPO_ROOT, ScenarioError
+from model.paths import results_dir
+from model.schema import ScenarioError
 
 EXIT_FAILED_RUNS = 1
 EXIT_INTERRUPTED = 130
@@ -124,7 +125,7 @@ def _prepare(args: argparse.Namespace, sensitivity: bool = False):
         raise ScenarioError("--scheduler", args.scheduler, "a scheduler address needs --executor dask")
     if args.workers and kind == "serial":
         raise ScenarioError("--workers", str(args.workers), "the serial executor has no workers")
-    out = Path(args.out) if args.out else REPO_ROOT / "results" / "sweeps" / plan.name
+    out = Path(args.out) if args.out else results_dir() / "sweeps" / plan.name
     from experiments.store import SweepStore
 
     SweepStore(out).check(plan, resume=args.resume)   # another sweep there, or nothing to resume: exit 2

@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 from model import RelationModel, load_scenario
-from model.parameters import REPO_ROOT
+from model.paths import scenarios_dir
 from model.stages import EngagementType, Flow, Stage
 
-TARGETS_PATH = REPO_ROOT / "scenarios" / "data" / "calibration_targets.csv"
+TARGETS_PATH = scenarios_dir() / "data" / "calibration_targets.csv"
 TARGET_COLUMNS = ("target_id", "quantity", "population", "period", "value", "unit", "source", "note")
 TOKYO_AREA = (11, 12, 13, 14)  # 東京圏: Saitama, Chiba, Tokyo, Kanagawa
 VISITING = (Stage.ENGAGED, Stage.DUAL)  # the model's counterpart of MLIT's 訪問系
@@ -97,7 +97,7 @@ class Snapshot:
         step = int(model.history.last)
         return cls(step=step, date=model.dates[step], stage=p.stage[:n].copy(), etype=p.etype[:n].copy(),
                    home=p.home[:n].copy(), target=p.target[:n].copy(),
-                   is_metro=model.table.is_metro.copy(), scale=float(model.people_per_agent))
+                   is_metro=model.table.is_metro.copy(), scale=float(model.scale.people(1.0)))
 
 
 def _live(model: RelationModel) -> Snapshot:
@@ -106,7 +106,7 @@ def _live(model: RelationModel) -> Snapshot:
     n = p.n
     step = int(model.history.last)
     return Snapshot(step=step, date=model.dates[step], stage=p.stage[:n], etype=p.etype[:n], home=p.home[:n],
-                    target=p.target[:n], is_metro=model.table.is_metro, scale=float(model.people_per_agent))
+                    target=p.target[:n], is_metro=model.table.is_metro, scale=float(model.scale.people(1.0)))
 
 
 def flow_matrix(source: RelationModel | Snapshot) -> pd.DataFrame:
@@ -198,7 +198,7 @@ def run_for_targets(people_per_agent: float = 100, seed: int | None = None, hori
     df["date"] = model.dates[df["step"].to_numpy()]
     df["origin_kind"] = np.where(df["origin_metro"], "metro", "rural")
     df["dest_kind"] = np.where(df["dest_metro"], "metro", "rural")
-    df["people"] = df["count"] * float(model.people_per_agent)
+    df["people"] = model.scale.people(df["count"].to_numpy(dtype=float))
     run.settlers = df[["step", "date", "origin_kind", "dest_kind", "people"]]
     return run
 
@@ -239,7 +239,7 @@ def calendar_year_steps(model: RelationModel, year: int) -> tuple[int, int] | No
 
 def _visiting_by_home(model: RelationModel, step: int) -> tuple[np.ndarray, np.ndarray]:
     """(visiting, adults) per home region at `step`, in real people (from the history tallies)."""
-    by_home = model.history.by_home[step].astype(float) * model.people_per_agent
+    by_home = model.history.people_by_home()[step]
     visiting = by_home[:, [int(s) for s in VISITING]].sum(axis=1)
     return visiting, by_home.sum(axis=1)
 
@@ -446,14 +446,14 @@ def diagnostics(model: RelationModel) -> pd.DataFrame:
     """Hand-tuning checks: national stocks at the start and the end, yearly deaths and new adults."""
     h = model.history
     last = h.last
-    scale = model.people_per_agent
+    by_home, flow_cube = h.people_by_home(), h.people_flows()
     rows = []
     for s in (Stage.NONE, Stage.VISITOR, Stage.ENGAGED, Stage.DUAL, Stage.SETTLED):
-        rows.append((f"{s.name} ({s.ja})", h.by_home[0][:, s].sum() * scale, h.by_home[last][:, s].sum() * scale))
-    rows.append(("adults (成人)", h.by_home[0].sum() * scale, h.by_home[last].sum() * scale))
+        rows.append((f"{s.name} ({s.ja})", by_home[0][:, s].sum(), by_home[last][:, s].sum()))
+    rows.append(("adults (成人)", by_home[0].sum(), by_home[last].sum()))
     years = (model.dates[last] - model.dates[0]).days / 365.2425
-    flows = h.flows[1: last + 1].sum(axis=(0, 1)) * scale
-    first_year = h.flows[1: min(last, 12) + 1].sum(axis=(0, 1)) * scale * (12 / max(min(last, 12), 1))
+    flows = flow_cube[1: last + 1].sum(axis=(0, 1))
+    first_year = flow_cube[1: min(last, 12) + 1].sum(axis=(0, 1)) * (12 / max(min(last, 12), 1))
     for f in (Flow.DEATH, Flow.NEW_ADULT, Flow.SETTLE, Flow.YOUTH_OUTFLOW):
         rows.append((f"{f.name.lower()} per year (first 12 steps / whole run)", first_year[f], flows[f] / years))
     df = pd.DataFrame(rows, columns=["quantity", "start", "end"])
@@ -486,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     run = run_for_targets(people_per_agent=args.people_per_agent, seed=args.seed, horizon_years=args.horizon_years)
     m = run.model
     pd.set_option("display.width", 250)
-    print(f"Kankei baseline vs calibration targets ({TARGETS_PATH.relative_to(REPO_ROOT)})")
+    print(f"Kankei baseline vs calibration targets ({TARGETS_PATH})")
     print(f"people_per_agent={m.people_per_agent:g}  seed={m._seed}  steps={m.history.last} "
           f"({_d(m.dates[0])} → {_d(m.dates[m.history.last])})  person slots={m.n_people:,} (living + dead)  "
           f"wall={run.wall_seconds:.1f}s\n")

@@ -12,11 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from model.parameters import AdoptionSettings
+from model.codes import Decision
 from model.population import Draws
 from model.regions import RegionTable, Travel
-
-D_ADOPTION = 56
-
 
 class MunicipalAdoption:
     """Adopting municipalities per region, advanced each step."""
@@ -45,5 +43,5 @@ class MunicipalAdoption:
         region = np.repeat(np.arange(len(self.total)), waiting)
         rank = np.arange(waiting.sum()) - np.repeat(np.cumsum(waiting) - waiting, waiting)
         ids = region * 100_000 + rank  # municipality slot within its region
-        adopt = draws.u(step, D_ADOPTION, ids) < p[region]
+        adopt = draws.u(step, Decision.ADOPTION, ids) < p[region]
         self.adopting += np.bincount(region[adopt], minlength=len(self.total))

@@ -7,6 +7,7 @@ import numpy as np
 from model.kernel import MAX_AGE
 from model.parameters import DemographySettings
 from model.regions import RegionTable
+from model.units import Scale
 
 ADULT_AGE = 18
 
@@ -26,9 +27,9 @@ def cohort_per_year(table: RegionTable) -> np.ndarray:
 
 
 def new_adults_expected(table: RegionTable, settings: DemographySettings, years_elapsed: float,
-                        dt: float, people_per_agent: float) -> np.ndarray:
+                        dt: float, scale: Scale) -> np.ndarray:
     """Expected new simulated persons per region in one step (the cohort trend compounds continuously)."""
     if not settings.enabled:
         return np.zeros(table.n)
-    scale = (1.0 + settings.new_adult_trend_per_year) ** years_elapsed
-    return cohort_per_year(table) * scale * dt / people_per_agent
+    trend = (1.0 + settings.new_adult_trend_per_year) ** years_elapsed
+    return scale.agents(cohort_per_year(table) * trend * dt)

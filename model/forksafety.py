@@ -29,14 +29,12 @@ def _refuse(*args, **kwargs):
 
 
 def _after_fork_in_child() -> None:
-    try:
-        from numba.np.ufunc import parallel
-    except ImportError:   # pragma: no cover
-        return
-    if getattr(parallel, "_is_initialized", False):
-        import model.kernel
+    import sys
 
-        model.kernel.advance = _refuse
+    parallel = sys.modules.get("numba.np.ufunc.parallel")   # never import anything new in a fork
+    kernel = sys.modules.get("model.kernel")
+    if kernel is not None and parallel is not None and getattr(parallel, "_is_initialized", False):
+        kernel.advance = _refuse
 
 
 _registered = False

@@ -1,45 +1,178 @@
 """The transition kernel (遷移カーネル): one Numba pass advances every person by one step.
 
 Everything random in the model comes from the counter-based hash in this module: a draw is a
-pure function of (run key, step, person, decision), so results are bit-identical for any thread
+pure function of (run key, step, decision, person), so results are bit-identical for any thread
 count or executor, and scenarios that differ only in a lever share every draw the lever does not
 touch (common random numbers). The hash, the shared choice helpers and the kernel live in this one
 file on purpose: Numba's on-disk cache does not notice edits to helpers in other modules.
 
-Stage and flow codes are the integer values of `model.stages.Stage`, `Transition` and `Flow`;
-they are repeated here as module constants because Numba freezes globals at compile time.
+The interface is five named structures (NamedTuples, which Numba compiles natively):
+
+* `PersonArrays`  the people, structure of arrays (updated in place);
+* `RegionInputs`  per-region tables the inputs layer (`model.inputs`) builds from the scenario and
+                  the levers' effects, including this step's rationing;
+* `RunTables`     tables fixed for the run (by age, stage and type);
+* `Scalars`       the run key and scalar parameters;
+* `Tallies`       what the step counts (overwritten), with the kernel's scratch space.
+
+Codes are the registries' values (`model.stages`, `model.codes`), read as compile-time constants;
+`check_compiled_codes()` recompiles a cached kernel that was built with other values.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import numba
 import numpy as np
 from numba import get_thread_id, njit, prange
 
-# --- codes (values of model.stages enums; tests check they agree) -------------------------------
-NONE, VISITOR, ENGAGED, DUAL, SETTLED, DEAD = 0, 1, 2, 3, 4, 5
-T_VISIT, T_ENGAGE, T_LAPSE_VISITOR, T_DEEPEN, T_DUAL, T_SETTLE = 0, 1, 2, 3, 4, 5
-T_LAPSE_ENGAGED, T_LAPSE_DUAL, T_LEAVE, T_YOUTH_OUTFLOW = 6, 7, 8, 9
-F_YOUTH_INFLOW, F_LEAVE_ARRIVAL, F_DEATH, F_NEW_ADULT = 10, 11, 12, 13
-F_ENGAGE_REJECTED, F_HOUSING_REJECTED = 14, 15
-N_FLOWS = 16
-N_STAGES = 5
-N_TYPES = 5
-N_CLASSES = 10  # cost/eligibility class: engagement type (0–4) + 5 if side-job capable
+from model.codes import N_CLASSES, Decision, PersonFlag
+from model.stages import N_FLOWS, N_STAGES, N_TYPES, Flow, Stage
+
+# --- codes, from the registries (frozen into the compiled kernel) ------------------------------
+NONE, VISITOR, ENGAGED, DUAL, SETTLED, DEAD = (int(s) for s in Stage)
+T_VISIT, T_ENGAGE, T_LAPSE_VISITOR, T_DEEPEN = int(Flow.VISIT), int(Flow.ENGAGE), int(Flow.LAPSE_VISITOR), int(Flow.DEEPEN)
+T_DUAL, T_SETTLE, T_LAPSE_ENGAGED, T_LAPSE_DUAL = int(Flow.DUAL), int(Flow.SETTLE), int(Flow.LAPSE_ENGAGED), int(Flow.LAPSE_DUAL)
+T_LEAVE, T_YOUTH_OUTFLOW = int(Flow.LEAVE), int(Flow.YOUTH_OUTFLOW)
+F_YOUTH_INFLOW, F_LEAVE_ARRIVAL, F_DEATH = int(Flow.YOUTH_INFLOW), int(Flow.LEAVE_ARRIVAL), int(Flow.DEATH)
+F_NEW_ADULT, F_ENGAGE_REJECTED, F_HOUSING_REJECTED = int(Flow.NEW_ADULT), int(Flow.ENGAGE_REJECTED), int(Flow.HOUSING_REJECTED)
+FLAG_SIDEJOB, FLAG_TELEWORK = int(PersonFlag.SIDEJOB), int(PersonFlag.TELEWORK)
+D_MAIN, D_TARGET, D_ENGAGE = int(Decision.MAIN), int(Decision.TARGET), int(Decision.ENGAGE)
+D_HOUSING, D_OUTFLOW = int(Decision.HOUSING), int(Decision.OUTFLOW)
+NO_EVENT = -1        # an event is the code of the flow it makes: a transition (T_*) or F_DEATH
+WORK_TYPE = 3        # EngagementType.WORK: the type whose weight the side-job multipliers scale
 MAX_AGE = 120
 MAX_STEPS_IN_STAGE = 32767
 NCHUNK = 32  # fixed work decomposition: results do not depend on the thread count
+RATION_ENGAGE, RATION_HOUSING = 0, 1  # columns of RegionInputs.ration and Tallies.demand
 
-# person flag bits
-FLAG_SIDEJOB = 1   # 副業・兼業 capable
-FLAG_TELEWORK = 2  # テレワーク capable
 
-# decision codes: one independent stream per decision
-D_MAIN = 0         # the step's event draw and the visit-day rounding
-D_TARGET = 1       # choice of target region on a first visit
-D_ENGAGE = 2       # 関わりしろ rationing and the engagement type
-D_HOUSING = 3      # housing rationing for DUAL and SETTLE
-D_OUTFLOW = 4      # destination of youth outflow
+def compiled_values() -> tuple[int, ...]:
+    """The codes this module holds now (what a fresh compilation freezes into the kernel)."""
+    return (NONE, VISITOR, ENGAGED, DUAL, SETTLED, DEAD, T_VISIT, T_ENGAGE, T_LAPSE_VISITOR, T_DEEPEN, T_DUAL,
+            T_SETTLE, T_LAPSE_ENGAGED, T_LAPSE_DUAL, T_LEAVE, T_YOUTH_OUTFLOW, F_YOUTH_INFLOW, F_LEAVE_ARRIVAL,
+            F_DEATH, F_NEW_ADULT, F_ENGAGE_REJECTED, F_HOUSING_REJECTED, FLAG_SIDEJOB, FLAG_TELEWORK, D_MAIN,
+            D_TARGET, D_ENGAGE, D_HOUSING, D_OUTFLOW, N_CLASSES, N_STAGES, N_TYPES, N_FLOWS, WORK_TYPE)
 
+
+@njit(cache=True)
+def _compiled_codes():
+    return (NONE, VISITOR, ENGAGED, DUAL, SETTLED, DEAD, T_VISIT, T_ENGAGE, T_LAPSE_VISITOR, T_DEEPEN, T_DUAL,
+            T_SETTLE, T_LAPSE_ENGAGED, T_LAPSE_DUAL, T_LEAVE, T_YOUTH_OUTFLOW, F_YOUTH_INFLOW, F_LEAVE_ARRIVAL,
+            F_DEATH, F_NEW_ADULT, F_ENGAGE_REJECTED, F_HOUSING_REJECTED, FLAG_SIDEJOB, FLAG_TELEWORK, D_MAIN,
+            D_TARGET, D_ENGAGE, D_HOUSING, D_OUTFLOW, N_CLASSES, N_STAGES, N_TYPES, N_FLOWS, WORK_TYPE)
+
+
+def check_compiled_codes() -> bool:
+    """Recompile every kernel function if the on-disk cache was built with other codes; True if it did.
+
+    Numba's cache is keyed on this file only: an edit to `model.stages` or `model.codes` alone
+    would otherwise leave a kernel compiled with the old values.
+    """
+    if tuple(_compiled_codes()) == compiled_values():
+        return False
+    for obj in list(globals().values()):
+        if isinstance(obj, numba.core.registry.CPUDispatcher):
+            obj.recompile()
+    return True
+
+
+# --- the interface -------------------------------------------------------------------------------
+class PersonArrays(NamedTuple):
+    """The people the kernel advances: equal-length arrays, one entry per person slot."""
+
+    stage: np.ndarray            # int8 Stage
+    etype: np.ndarray            # int8 EngagementType
+    home: np.ndarray             # int16 region of residence
+    target: np.ndarray           # int16 region related to, -1 none
+    origin: np.ndarray           # int16 region a settler came from, -1 none
+    birth: np.ndarray            # int16 birth region (ゆかり)
+    flags: np.ndarray            # uint8 PersonFlag bits
+    age: np.ndarray              # float32 years
+    tie: np.ndarray              # float32 tie strength (decayed visit-days)
+    visit_days: np.ndarray       # uint16 visit-days this fiscal year
+    steps_in_stage: np.ndarray   # int16 steps since the last change of stage
+    engage_factor: np.ndarray    # float32 person factor of VISIT, ENGAGE, DEEPEN
+    mobility_factor: np.ndarray  # float32 person factor of DUAL, SETTLE, YOUTH_OUTFLOW
+
+
+class RegionInputs(NamedTuple):
+    """Per-region inputs of one step, levers folded in (built by `model.inputs`)."""
+
+    rate: np.ndarray          # (R, transitions) yearly base hazard × lever multipliers
+    access: np.ndarray        # (classes, R) first-visit factor of each home region
+    cost_engage: np.ndarray   # (classes, R, R) float32 ENGAGE factor of the travel cost paid
+    cost_lapse: np.ndarray    # (classes, R, R) float32 lapse factor of the travel cost paid
+    choice_cum: np.ndarray    # (classes, R, R) cumulative gravity rows for the target choice
+    choice_p: np.ndarray      # (classes, R, R) gravity choice probabilities (ゆかり mixture)
+    outflow_cum: np.ndarray   # (R, R) cumulative destinations of youth outflow
+    is_rural: np.ndarray      # (R,) uint8
+    ration: np.ndarray        # (R, 2) acceptance probability for engaging and for housing
+    type_bias: np.ndarray     # (R, types) engagement-type weight multipliers of the target region
+    settle_pair: np.ndarray   # (R home, R target) SETTLE multiplier (origin-specific grants)
+
+
+class RunTables(NamedTuple):
+    """Tables fixed for the run."""
+
+    mortality: np.ndarray     # (MAX_AGE + 1,) yearly death hazard by whole year of age
+    visit_rate: np.ndarray    # (stages, types) expected visit-days per year
+    type_mult: np.ndarray     # (types, transitions) hazard multipliers by engagement type
+    type_weights: np.ndarray  # (types,) entry mix of engagement types (index 0 unused)
+    deepen_next: np.ndarray   # (types,) int8 type after deepening
+
+
+class Scalars(NamedTuple):
+    """The run key and the scalar parameters."""
+
+    key: np.uint64             # the run's key of the counter-based streams
+    dt: float                  # step length, years
+    yukari_bonus: float        # κ: extra weight of the birth region in the target choice
+    tie_keep: float            # share of tie strength kept over a step
+    tie_gain: float            # tie added per visit-day
+    kappa_engage: float        # ENGAGE × (1 + κ·tie)
+    kappa_lapse: float         # lapses ÷ (1 + κ·tie)
+    work_mult_capable: float   # 就労 weight × this for side-job or telework capable people
+    work_mult_other: float     # 就労 weight × this for others
+    dual_settle_factor: float  # DUAL → SETTLED relative to ENGAGED → SETTLED
+    leave_window_steps: int    # steps after settling during which leaving is possible
+    youth_max_age: float       # no youth outflow from this age on
+
+
+class Tallies(NamedTuple):
+    """What a step counts, in simulated persons (overwritten by `advance`), and its scratch space."""
+
+    by_target: np.ndarray      # (R, stages, types) living people by report region
+    by_home: np.ndarray        # (R, stages) living people by home region
+    flows: np.ndarray          # (R, flows) flows of the step
+    demand: np.ndarray         # (R, 2) would-be engagements and moves (for next step's rationing)
+    visit_pairs: np.ndarray    # (classes, R home, R target) int32 visit-days made in the step
+    chunk_by_target: np.ndarray   # (NCHUNK, R, stages, types) scratch
+    chunk_by_home: np.ndarray     # (NCHUNK, R, stages) scratch
+    chunk_flows: np.ndarray       # (NCHUNK, R, flows) scratch
+    chunk_demand: np.ndarray      # (NCHUNK, R, 2) scratch
+    thread_pairs: np.ndarray      # (threads, classes, R, R) int32 scratch
+
+    @classmethod
+    def zeros(cls, n_regions: int) -> "Tallies":
+        """Empty tallies for `n_regions` regions, with a visit-pair slot for every Numba thread."""
+        r = n_regions
+        return cls(
+            by_target=np.zeros((r, N_STAGES, N_TYPES), dtype=np.int64),
+            by_home=np.zeros((r, N_STAGES), dtype=np.int64),
+            flows=np.zeros((r, N_FLOWS), dtype=np.int64),
+            demand=np.zeros((r, 2), dtype=np.int64),
+            visit_pairs=np.zeros((N_CLASSES, r, r), dtype=np.int32),
+            chunk_by_target=np.zeros((NCHUNK, r, N_STAGES, N_TYPES), dtype=np.int64),
+            chunk_by_home=np.zeros((NCHUNK, r, N_STAGES), dtype=np.int64),
+            chunk_flows=np.zeros((NCHUNK, r, N_FLOWS), dtype=np.int64),
+            chunk_demand=np.zeros((NCHUNK, r, 2), dtype=np.int64),
+            thread_pairs=np.zeros((numba.config.NUMBA_NUM_THREADS, N_CLASSES, r, r), dtype=np.int32),
+        )
+
+
+# --- counter-based random streams ----------------------------------------------------------------
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -84,6 +217,7 @@ def uniforms(key: np.uint64, step: np.int64, decision: np.int64, ids: np.ndarray
     return out
 
 
+# --- choices shared with population synthesis ------------------------------------------------------
 @njit(cache=True, inline="always")
 def choose_target(u: float, home: np.int64, birth: np.int64, choice_cum: np.ndarray,
                   choice_p: np.ndarray, yukari_bonus: float) -> np.int64:
@@ -111,11 +245,11 @@ def draw_type(u: float, flags: np.uint8, type_weights: np.ndarray, work_mult_cap
     wm = work_mult_capable if (flags & (FLAG_SIDEJOB | FLAG_TELEWORK)) != 0 else work_mult_other
     total = 0.0
     for k in range(1, N_TYPES):
-        total += type_weights[k] * bias[k] * (wm if k == 3 else 1.0)
+        total += type_weights[k] * bias[k] * (wm if k == WORK_TYPE else 1.0)
     x = u * total
     acc = 0.0
     for k in range(1, N_TYPES):
-        acc += type_weights[k] * bias[k] * (wm if k == 3 else 1.0)
+        acc += type_weights[k] * bias[k] * (wm if k == WORK_TYPE else 1.0)
         if x < acc:
             return np.int8(k)
     return np.int8(N_TYPES - 1)
@@ -123,8 +257,8 @@ def draw_type(u: float, flags: np.uint8, type_weights: np.ndarray, work_mult_cap
 
 @njit(cache=True, inline="always")
 def cost_class(etype: np.int64, flags: np.uint8) -> np.int64:
-    """Class indexing the cost and eligibility tables: type + 5 if side-job capable."""
-    return etype + 5 * np.int64(flags & FLAG_SIDEJOB)
+    """Class indexing the cost and eligibility tables (`model.codes.cost_class`)."""
+    return etype + N_TYPES * np.int64(flags & FLAG_SIDEJOB)
 
 
 @njit(cache=True, inline="always")
@@ -136,262 +270,286 @@ def report_region(s: np.int64, home: np.int64, target: np.int64) -> np.int64:
 
 
 @njit(cache=True)
-def tally(stage, etype, home, target, n, by_target, by_home):
+def tally(people: PersonArrays, by_target: np.ndarray, by_home: np.ndarray) -> None:
     """Count living people by (report region, stage, type) and by (home region, stage)."""
     by_target[:] = 0
     by_home[:] = 0
-    for i in range(n):
-        s = np.int64(stage[i])
+    for i in range(people.stage.shape[0]):
+        s = np.int64(people.stage[i])
         if s == DEAD:
             continue
-        h = np.int64(home[i])
-        by_target[report_region(s, h, np.int64(target[i])), s, etype[i]] += 1
+        h = np.int64(people.home[i])
+        by_target[report_region(s, h, np.int64(people.target[i])), s, people.etype[i]] += 1
         by_home[h, s] += 1
 
 
+# --- one person's step ---------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def stage_hazards(s, i, h, t, k, cls, a, tie_i, people, inputs, tables, scalars):
+    """The competing hazards (per year) of the current stage: four (event, hazard) slots.
+
+    Returns (e0, λ0, e1, λ1, e2, λ2, e3, λ3); unused slots have hazard 0. `rate[r, ·]` already
+    holds the base rate and every lever multiplier of the region the transition is attributed to.
+    """
+    rate = inputs.rate
+    e0, e1, e2, e3 = NO_EVENT, NO_EVENT, NO_EVENT, NO_EVENT
+    l0, l1, l2, l3 = 0.0, 0.0, 0.0, 0.0
+    if s == NONE:
+        e0, e1 = T_VISIT, T_YOUTH_OUTFLOW
+        l0 = rate[h, T_VISIT] * people.engage_factor[i] * inputs.access[cls, h]
+        if inputs.is_rural[h] != 0 and people.birth[i] == h and a < scalars.youth_max_age:
+            l1 = rate[h, T_YOUTH_OUTFLOW] * people.mobility_factor[i]
+    elif s == VISITOR:
+        e0, e1 = T_ENGAGE, T_LAPSE_VISITOR
+        l0 = (rate[t, T_ENGAGE] * people.engage_factor[i] * (1.0 + scalars.kappa_engage * tie_i)
+              * inputs.cost_engage[cls, h, t])
+        l1 = rate[t, T_LAPSE_VISITOR] * inputs.cost_lapse[cls, h, t] / (1.0 + scalars.kappa_lapse * tie_i)
+    elif s == ENGAGED:
+        tm = tables.type_mult
+        mob = people.mobility_factor[i]
+        e0, e1, e2, e3 = T_DEEPEN, T_DUAL, T_SETTLE, T_LAPSE_ENGAGED
+        l0 = rate[t, T_DEEPEN] * people.engage_factor[i] * tm[k, T_DEEPEN]
+        l1 = rate[t, T_DUAL] * mob * tm[k, T_DUAL]
+        l2 = rate[t, T_SETTLE] * mob * inputs.settle_pair[h, t] * tm[k, T_SETTLE]
+        l3 = (rate[t, T_LAPSE_ENGAGED] * tm[k, T_LAPSE_ENGAGED]
+              * inputs.cost_lapse[cls, h, t] / (1.0 + scalars.kappa_lapse * tie_i))
+    elif s == DUAL:
+        e0, e1 = T_SETTLE, T_LAPSE_DUAL
+        l0 = (rate[t, T_SETTLE] * people.mobility_factor[i] * inputs.settle_pair[h, t]
+              * tables.type_mult[k, T_SETTLE] * scalars.dual_settle_factor)
+        l1 = rate[t, T_LAPSE_DUAL] * inputs.cost_lapse[cls, h, t] / (1.0 + scalars.kappa_lapse * tie_i)
+    elif people.steps_in_stage[i] < scalars.leave_window_steps:  # SETTLED, still within the window
+        e0 = T_LEAVE
+        l0 = rate[h, T_LEAVE]
+    return e0, l0, e1, l1, e2, l2, e3, l3
+
+
+@njit(cache=True, inline="always")
+def choose_event(u, dt, mu, e0, l0, e1, l1, e2, l2, e3, l3):
+    """Competing risks over one step: with total hazard Λ an event happens with probability
+    1 − exp(−Λ·dt), and it is death (hazard μ) or slot j with probability λ_j/Λ. Returns NO_EVENT,
+    F_DEATH or the slot's event. The exponential is only evaluated when u < Λ·dt (1 − e^(−x) ≤ x).
+    """
+    total = mu + l0 + l1 + l2 + l3
+    if total <= 0.0 or u >= total * dt + 1e-12:
+        return NO_EVENT
+    p_any = 1.0 - np.exp(-total * dt)
+    if u >= p_any:
+        return NO_EVENT
+    x = u / p_any * total
+    if x < mu:
+        return F_DEATH
+    if x < mu + l0:
+        return e0
+    if x < mu + l0 + l1:
+        return e1
+    if x < mu + l0 + l1 + l2:
+        return e2
+    if l3 > 0.0:
+        return e3
+    # x rounded up to Λ: the last slot with a hazard
+    if l2 > 0.0:
+        return e2
+    if l1 > 0.0:
+        return e1
+    if l0 > 0.0:
+        return e0
+    return F_DEATH
+
+
+@njit(cache=True, inline="always")
+def apply_event(event, i, c, s, h, t, k, cls, tie_i, people, inputs, tables, scalars, keys, tallies):
+    """Carry out `event` for person i in chunk c; returns the new (stage, home, target, type, tie).
+
+    Draws for the event's own choices come from their decision streams (`keys`: target, engage,
+    housing, outflow). ENGAGE and moves from ENGAGED are rationed by the region's acceptance
+    probability; a dual resident already has a home in the region, so DUAL → SETTLED is not.
+    """
+    k_target, k_engage, k_housing, k_outflow = keys
+    flows = tallies.chunk_flows
+    ns = s
+    if event == F_DEATH:
+        ns = DEAD
+        flows[c, h, F_DEATH] += 1
+    elif event == T_VISIT:
+        ut, _ = draw_pair(k_target, i)
+        t = choose_target(ut, h, np.int64(people.birth[i]), inputs.choice_cum[cls], inputs.choice_p[cls],
+                          scalars.yukari_bonus)
+        ns = VISITOR
+        tie_i = np.float32(0.0)
+        flows[c, t, T_VISIT] += 1
+    elif event == T_YOUTH_OUTFLOW:
+        uo, _ = draw_pair(k_outflow, i)
+        m = np.int64(np.searchsorted(inputs.outflow_cum[h], uo, side="right"))
+        flows[c, h, T_YOUTH_OUTFLOW] += 1
+        flows[c, m, F_YOUTH_INFLOW] += 1
+        h = m
+    elif event == T_ENGAGE:
+        tallies.chunk_demand[c, t, RATION_ENGAGE] += 1
+        ur, uk = draw_pair(k_engage, i)
+        if ur < inputs.ration[t, RATION_ENGAGE]:
+            ns = ENGAGED
+            k = np.int64(draw_type(uk, people.flags[i], tables.type_weights, scalars.work_mult_capable,
+                                   scalars.work_mult_other, inputs.type_bias[t]))
+            flows[c, t, T_ENGAGE] += 1
+        else:
+            flows[c, t, F_ENGAGE_REJECTED] += 1
+    elif event == T_LAPSE_VISITOR:
+        ns = NONE
+        flows[c, t, T_LAPSE_VISITOR] += 1
+        t = -1
+        tie_i = np.float32(0.0)
+    elif event == T_DEEPEN:
+        k = np.int64(tables.deepen_next[k])
+        flows[c, t, T_DEEPEN] += 1
+    elif event == T_LAPSE_ENGAGED:
+        ns = VISITOR
+        k = 0
+        flows[c, t, T_LAPSE_ENGAGED] += 1
+    elif event == T_LAPSE_DUAL:
+        ns = ENGAGED
+        flows[c, t, T_LAPSE_DUAL] += 1
+    elif event == T_SETTLE and s == DUAL:
+        ns = SETTLED
+        flows[c, t, T_SETTLE] += 1
+    elif event == T_DUAL or event == T_SETTLE:  # moves from ENGAGED need housing
+        tallies.chunk_demand[c, t, RATION_HOUSING] += 1
+        ur, _ = draw_pair(k_housing, i)
+        if ur < inputs.ration[t, RATION_HOUSING]:
+            ns = DUAL if event == T_DUAL else SETTLED
+            flows[c, t, event] += 1
+        else:
+            flows[c, t, F_HOUSING_REJECTED] += 1
+    elif event == T_LEAVE:  # a settler leaves, back to the region of origin
+        o = np.int64(people.origin[i])
+        flows[c, h, T_LEAVE] += 1
+        flows[c, o, F_LEAVE_ARRIVAL] += 1
+        ns = NONE
+        h = o
+        t = -1
+        tie_i = np.float32(0.0)
+        people.origin[i] = -1
+    if ns == SETTLED and s != SETTLED:  # the settler now lives in the target region
+        people.origin[i] = h
+        h = t
+        k = 0
+    return ns, h, t, k, tie_i
+
+
+@njit(cache=True, _nrt=False)
+def advance_chunk(people: PersonArrays, inputs: RegionInputs, tables: RunTables, scalars: Scalars,
+                  step: np.int64, tallies: Tallies, c: np.int64, th: np.int64) -> None:
+    """Advance the people of chunk `c` (of NCHUNK) on thread `th`, into the chunk's tallies.
+
+    A function of its own, called once per chunk from the parallel loop: Numba (0.68) loses writes
+    made through a NamedTuple's arrays directly inside a `prange` body, but not inside a call.
+    It allocates nothing, so it is compiled without reference counting (`_nrt=False`): with it,
+    the inline helpers that take the named structures cost an atomic incref/decref per array per
+    person that Numba's pruning cannot remove across branches (numba/numba#2350), 3× the time.
+    """
+    n = people.stage.shape[0]
+    k_main = stream_key(scalars.key, step, D_MAIN)
+    keys = (stream_key(scalars.key, step, D_TARGET), stream_key(scalars.key, step, D_ENGAGE),
+            stream_key(scalars.key, step, D_HOUSING), stream_key(scalars.key, step, D_OUTFLOW))
+    dt = scalars.dt
+    fdt = np.float32(dt)
+    ftie_keep = np.float32(scalars.tie_keep)
+    ftie_gain = np.float32(scalars.tie_gain)
+    stage, home, target, etype = people.stage, people.home, people.target, people.etype
+    by_target, by_home = tallies.chunk_by_target[c], tallies.chunk_by_home[c]
+    pairs = tallies.thread_pairs[th]
+    for i in range(c * n // NCHUNK, (c + 1) * n // NCHUNK):
+        s = np.int64(stage[i])
+        if s == DEAD:
+            continue
+        h0 = np.int64(home[i])
+        t0 = np.int64(target[i])
+        k0 = np.int64(etype[i])
+        a = people.age[i]
+        u, v = draw_pair(k_main, i)
+        cls = cost_class(k0, people.flags[i])
+
+        # visits this step (stochastic rounding of the expected days) and tie strength
+        tie0 = people.tie[i]
+        tie_i = tie0 * ftie_keep
+        if s >= VISITOR and s <= DUAL:
+            days = np.int64(tables.visit_rate[s, k0] * dt + v)
+            if days > 0:
+                tie_i += ftie_gain * np.float32(days)
+                people.visit_days[i] = min(np.int64(people.visit_days[i]) + days, 65535)
+                pairs[cls, h0, t0] += days
+
+        mu = tables.mortality[min(np.int64(a), MAX_AGE)]
+        e0, l0, e1, l1, e2, l2, e3, l3 = stage_hazards(s, i, h0, t0, k0, cls, a, tie_i, people, inputs,
+                                                       tables, scalars)
+        event = choose_event(u, dt, mu, e0, l0, e1, l1, e2, l2, e3, l3)
+        ns, h, t, k = s, h0, t0, k0
+        if event != NO_EVENT:
+            ns, h, t, k, tie_i = apply_event(event, i, c, s, h0, t0, k0, cls, tie_i, people, inputs,
+                                             tables, scalars, keys, tallies)
+
+        if ns != s:
+            people.steps_in_stage[i] = 0
+            stage[i] = ns
+        elif people.steps_in_stage[i] < MAX_STEPS_IN_STAGE:
+            people.steps_in_stage[i] += 1
+        if ns == DEAD:
+            continue
+        if h != h0:
+            home[i] = h
+        if t != t0:
+            target[i] = t
+        if k != k0:
+            etype[i] = k
+        if tie_i != tie0:
+            people.tie[i] = tie_i
+        people.age[i] = a + fdt
+        by_target[report_region(ns, h, t), ns, k] += 1
+        by_home[h, ns] += 1
+
+
+@njit(cache=True, parallel=True)
+def _advance_chunks(people: PersonArrays, inputs: RegionInputs, tables: RunTables, scalars: Scalars,
+                    step: np.int64, tallies: Tallies) -> None:
+    """The parallel people loop of `advance`: one prange over NCHUNK fixed chunks."""
+    for c in prange(NCHUNK):
+        advance_chunk(people, inputs, tables, scalars, step, tallies, c, get_thread_id())
+
+
 @njit(cache=True)
-def advance(
-    # person state (structure of arrays, updated in place)
-    stage, etype, home, target, origin, birth, flags, age, tie, visit_days, steps_in_stage,
-    engage_factor, mobility_factor, n,
-    # randomness and time
-    key, step, dt,
-    # per-region inputs prepared by the model and the levers
-    rate, type_mult, access, cost_engage, cost_lapse, choice_cum, choice_p, yukari_bonus,
-    outflow_cum, is_rural, ration, mortality, visit_rate, tie_keep, tie_gain, kappa_engage,
-    kappa_lapse, type_weights, work_mult_capable, work_mult_other, type_bias, settle_pair, deepen_next,
-    dual_settle_factor, leave_window_steps, youth_max_age,
-    # outputs (overwritten)
-    by_target, by_home, flows, demand, visit_pairs,
-    # numba.get_num_threads() of the caller: sizes the per-thread visit-pair tallies
-    n_threads,
-):
-    """Advance people `0..n-1` by one step of length `dt` years; return nothing, fill the outputs.
+def advance(people: PersonArrays, inputs: RegionInputs, tables: RunTables, scalars: Scalars,
+            step: np.int64, tallies: Tallies) -> None:
+    """Advance every person by one step of length `scalars.dt` years; fill `tallies`.
 
-    Youth outflow applies to rural natives younger than `youth_max_age`.
-    `visit_pairs[c, h, t]` receives the visit-days made this step by people of cost class c
-    (`cost_class`) living in h and related to t: the basis of visit spending and travel subsidies.
-
-    Hazards (per year) compete within a step: with total hazard Λ the probability of an event is
-    1 − exp(−Λ·dt) and event k is chosen with probability λ_k/Λ. `rate[r, k]` already includes
-    the base rate and every lever multiplier for transition k attributed to region r.
     The people loop runs in parallel over NCHUNK fixed chunks, each with its own histograms,
     which are then summed in chunk order (integers: exact, whatever the thread count). The large
     visit-pair tallies are kept per thread instead (integer sums: the order does not matter).
-    The exponential is only evaluated when the draw could be an event (u < Λ·dt, as 1 − e^(−x) ≤ x).
+    `tallies.visit_pairs[c, h, t]` receives the visit-days made this step by people of cost class c
+    living in h and related to t: the basis of visit spending and travel subsidies.
     """
-    n_regions = by_target.shape[0]
-    loc_target = np.zeros((NCHUNK, n_regions, N_STAGES, N_TYPES), dtype=np.int64)
-    loc_home = np.zeros((NCHUNK, n_regions, N_STAGES), dtype=np.int64)
-    loc_flows = np.zeros((NCHUNK, n_regions, N_FLOWS), dtype=np.int64)
-    loc_demand = np.zeros((NCHUNK, n_regions, 2), dtype=np.int64)
-    loc_pairs = np.zeros((max(n_threads, 1), N_CLASSES, n_regions, n_regions), dtype=np.int32)
-    _advance_chunks(
-        stage, etype, home, target, origin, birth, flags, age, tie, visit_days, steps_in_stage,
-        engage_factor, mobility_factor, n, key, step, dt,
-        rate, type_mult, access, cost_engage, cost_lapse, choice_cum, choice_p, yukari_bonus,
-        outflow_cum, is_rural, ration, mortality, visit_rate, tie_keep, tie_gain, kappa_engage,
-        kappa_lapse, type_weights, work_mult_capable, work_mult_other, type_bias, settle_pair, deepen_next,
-        dual_settle_factor, leave_window_steps, youth_max_age,
-        loc_target, loc_home, loc_flows, loc_demand, loc_pairs,
-    )
+    tallies.chunk_by_target[:] = 0
+    tallies.chunk_by_home[:] = 0
+    tallies.chunk_flows[:] = 0
+    tallies.chunk_demand[:] = 0
+    tallies.thread_pairs[:] = 0
+    _advance_chunks(people, inputs, tables, scalars, step, tallies)
+    by_target, by_home, flows, demand, pairs = (tallies.by_target, tallies.by_home, tallies.flows,
+                                                tallies.demand, tallies.visit_pairs)
     by_target[:] = 0
     by_home[:] = 0
     flows[:] = 0
     demand[:] = 0
-    visit_pairs[:] = 0
+    pairs[:] = 0
     for c in range(NCHUNK):
-        by_target += loc_target[c]
-        by_home += loc_home[c]
-        flows += loc_flows[c]
-        demand += loc_demand[c]
-    for th in range(loc_pairs.shape[0]):
-        visit_pairs += loc_pairs[th]
+        by_target += tallies.chunk_by_target[c]
+        by_home += tallies.chunk_by_home[c]
+        flows += tallies.chunk_flows[c]
+        demand += tallies.chunk_demand[c]
+    for th in range(tallies.thread_pairs.shape[0]):
+        pairs += tallies.thread_pairs[th]
 
 
-@njit(cache=True, parallel=True)
-def _advance_chunks(
-    stage, etype, home, target, origin, birth, flags, age, tie, visit_days, steps_in_stage,
-    engage_factor, mobility_factor, n, key, step, dt,
-    rate, type_mult, access, cost_engage, cost_lapse, choice_cum, choice_p, yukari_bonus,
-    outflow_cum, is_rural, ration, mortality, visit_rate, tie_keep, tie_gain, kappa_engage,
-    kappa_lapse, type_weights, work_mult_capable, work_mult_other, type_bias, settle_pair, deepen_next,
-    dual_settle_factor, leave_window_steps, youth_max_age,
-    loc_target, loc_home, loc_flows, loc_demand, loc_pairs,
-):
-    """The parallel people loop of `advance`: one prange over NCHUNK chunks, nothing else."""
-    k_main = stream_key(key, step, D_MAIN)
-    k_target = stream_key(key, step, D_TARGET)
-    k_engage = stream_key(key, step, D_ENGAGE)
-    k_housing = stream_key(key, step, D_HOUSING)
-    k_outflow = stream_key(key, step, D_OUTFLOW)
-    fdt = np.float32(dt)
-    ftie_keep = np.float32(tie_keep)
-    ftie_gain = np.float32(tie_gain)
-
-    for c in prange(NCHUNK):
-        th = get_thread_id()
-        lo = c * n // NCHUNK
-        hi = (c + 1) * n // NCHUNK
-        for i in range(lo, hi):
-            s = np.int64(stage[i])
-            if s == DEAD:
-                continue
-            h = np.int64(home[i])
-            t = np.int64(target[i])
-            k = np.int64(etype[i])
-            a = age[i]
-            u, v = draw_pair(k_main, i)
-            cls = cost_class(k, flags[i])
-
-            # visits this step (stochastic rounding of the expected days) and tie strength
-            tie_i = tie[i] * ftie_keep
-            if s >= VISITOR and s <= DUAL:
-                days = np.int64(visit_rate[s, k] * dt + v)
-                if days > 0:
-                    tie_i += ftie_gain * np.float32(days)
-                    vd = np.int64(visit_days[i]) + days
-                    visit_days[i] = min(vd, 65535)
-                    loc_pairs[th, cls, h, t] += days
-
-            # competing hazards of the current stage
-            mu = mortality[min(np.int64(a), MAX_AGE)]
-            l0 = 0.0
-            l1 = 0.0
-            l2 = 0.0
-            l3 = 0.0
-            if s == NONE:
-                l0 = rate[h, T_VISIT] * engage_factor[i] * access[cls, h]
-                if is_rural[h] != 0 and birth[i] == h and a < youth_max_age:
-                    l1 = rate[h, T_YOUTH_OUTFLOW] * mobility_factor[i]
-            elif s == VISITOR:
-                l0 = (rate[t, T_ENGAGE] * engage_factor[i] * (1.0 + kappa_engage * tie_i)
-                      * cost_engage[cls, h, t])
-                l1 = rate[t, T_LAPSE_VISITOR] * cost_lapse[cls, h, t] / (1.0 + kappa_lapse * tie_i)
-            elif s == ENGAGED:
-                l0 = rate[t, T_DEEPEN] * engage_factor[i] * type_mult[k, T_DEEPEN]
-                l1 = rate[t, T_DUAL] * mobility_factor[i] * type_mult[k, T_DUAL]
-                l2 = rate[t, T_SETTLE] * mobility_factor[i] * settle_pair[h, t] * type_mult[k, T_SETTLE]
-                l3 = (rate[t, T_LAPSE_ENGAGED] * type_mult[k, T_LAPSE_ENGAGED]
-                      * cost_lapse[cls, h, t] / (1.0 + kappa_lapse * tie_i))
-            elif s == DUAL:
-                l0 = (rate[t, T_SETTLE] * mobility_factor[i] * settle_pair[h, t] * type_mult[k, T_SETTLE]
-                      * dual_settle_factor)
-                l1 = rate[t, T_LAPSE_DUAL] * cost_lapse[cls, h, t] / (1.0 + kappa_lapse * tie_i)
-            elif steps_in_stage[i] < leave_window_steps:  # SETTLED, still within the window
-                l0 = rate[h, T_LEAVE]
-
-            total = mu + l0 + l1 + l2 + l3
-            event = -1  # -1 nothing, 0..3 the stage's events, 9 death
-            if total > 0.0 and u < total * dt + 1e-12:
-                p_any = 1.0 - np.exp(-total * dt)
-                if u < p_any:
-                    x = u / p_any * total
-                    if x < mu:
-                        event = 9
-                    elif x < mu + l0:
-                        event = 0
-                    elif x < mu + l0 + l1:
-                        event = 1
-                    elif x < mu + l0 + l1 + l2:
-                        event = 2
-                    elif l3 > 0.0:
-                        event = 3
-                    else:  # x rounded up to Λ: the last event with a hazard
-                        event = 2 if l2 > 0.0 else 1 if l1 > 0.0 else 0 if l0 > 0.0 else 9
-
-            ns = s
-            if event == 9:
-                ns = DEAD
-                loc_flows[c, h, F_DEATH] += 1
-            elif event >= 0:
-                if s == NONE:
-                    if event == 0:
-                        ut, _ = draw_pair(k_target, i)
-                        t = choose_target(ut, h, np.int64(birth[i]), choice_cum[cls], choice_p[cls],
-                                          yukari_bonus)
-                        ns = VISITOR
-                        tie_i = np.float32(0.0)
-                        loc_flows[c, t, T_VISIT] += 1
-                    else:
-                        uo, _ = draw_pair(k_outflow, i)
-                        m = np.int64(np.searchsorted(outflow_cum[h], uo, side="right"))
-                        loc_flows[c, h, T_YOUTH_OUTFLOW] += 1
-                        loc_flows[c, m, F_YOUTH_INFLOW] += 1
-                        h = m
-                elif s == VISITOR:
-                    if event == 0:
-                        loc_demand[c, t, 0] += 1
-                        ur, uk = draw_pair(k_engage, i)
-                        if ur < ration[t, 0]:
-                            ns = ENGAGED
-                            k = np.int64(draw_type(uk, flags[i], type_weights, work_mult_capable,
-                                                   work_mult_other, type_bias[t]))
-                            loc_flows[c, t, T_ENGAGE] += 1
-                        else:
-                            loc_flows[c, t, F_ENGAGE_REJECTED] += 1
-                    else:
-                        ns = NONE
-                        loc_flows[c, t, T_LAPSE_VISITOR] += 1
-                        t = -1
-                        tie_i = np.float32(0.0)
-                elif s == ENGAGED:
-                    if event == 0:
-                        k = np.int64(deepen_next[k])
-                        loc_flows[c, t, T_DEEPEN] += 1
-                    elif event == 3:
-                        ns = VISITOR
-                        k = 0
-                        loc_flows[c, t, T_LAPSE_ENGAGED] += 1
-                    else:
-                        loc_demand[c, t, 1] += 1
-                        ur, _ = draw_pair(k_housing, i)
-                        if ur < ration[t, 1]:
-                            if event == 1:
-                                ns = DUAL
-                                loc_flows[c, t, T_DUAL] += 1
-                            else:
-                                ns = SETTLED
-                                loc_flows[c, t, T_SETTLE] += 1
-                        else:
-                            loc_flows[c, t, F_HOUSING_REJECTED] += 1
-                elif s == DUAL:
-                    if event == 0:  # a dual resident already has a home there: not rationed
-                        ns = SETTLED
-                        loc_flows[c, t, T_SETTLE] += 1
-                    else:
-                        ns = ENGAGED
-                        loc_flows[c, t, T_LAPSE_DUAL] += 1
-                else:  # SETTLED leaves, back to the region of origin
-                    o = np.int64(origin[i])
-                    loc_flows[c, h, T_LEAVE] += 1
-                    loc_flows[c, o, F_LEAVE_ARRIVAL] += 1
-                    ns = NONE
-                    h = o
-                    t = -1
-                    tie_i = np.float32(0.0)
-                    origin[i] = -1
-
-            if ns == SETTLED and s != SETTLED:
-                origin[i] = h
-                h = t
-                k = 0
-            if ns != s:
-                steps_in_stage[i] = 0
-                stage[i] = ns
-            elif steps_in_stage[i] < MAX_STEPS_IN_STAGE:
-                steps_in_stage[i] += 1
-            if ns == DEAD:
-                continue
-            home[i] = h
-            target[i] = t
-            etype[i] = k
-            tie[i] = tie_i
-            age[i] = a + fdt
-            loc_target[c, report_region(ns, h, t), ns, k] += 1
-            loc_home[c, h, ns] += 1
-
-
+# --- vector forms for population synthesis ---------------------------------------------------------
 @njit(cache=True)
 def choose_targets(u, home, birth, choice_cum, choice_p, yukari_bonus):
     """Vector form of `choose_target`, used when the initial population is drawn."""

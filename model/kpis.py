@@ -7,31 +7,39 @@ and the paired sender-region indicator. The conversion sizes are assumptions (Ou
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 import numpy as np
 
-from model.kernel import N_CLASSES
+from model.codes import N_CLASSES, class_type
 from model.parameters import OutcomeSettings
 from model.stages import EngagementType, Stage
-
-KPI_NAMES = (
-    "municipalities_adopting",   # 関係人口に取り組む市町村 (national KPI)
-    "smes_hosting",              # 例1: 副業人材を受け入れる中小企業
-    "engaged_visit_days",        # visit-days made in the region by ENGAGED/DUAL outsiders
-    "visitor_spending_yen",      # 例4: spending in the region by all visitors
-    "sent_visit_days",           # 例4 (paired): visit-days residents of the region make elsewhere
-    "pride",                     # 例3: residents' pride index, 0–1
-)
-ENGAGED_CLASSES = np.array([k % 5 != 0 for k in range(N_CLASSES)])
+from model.units import Scale
 
 
-class Outcomes:
-    """Computes the KPIs; keeps the pride index, which has memory."""
+class KPI(IntEnum):
+    """The KPIs kept per step and region, by name (the column index of `History.kpis`)."""
 
-    def __init__(self, settings: OutcomeSettings, adults: np.ndarray, people_per_agent: float,
+    MUNICIPALITIES_ADOPTING = 0   # 関係人口に取り組む市町村 (national KPI)
+    SMES_HOSTING = 1              # 例1: 副業人材を受け入れる中小企業
+    ENGAGED_VISIT_DAYS = 2        # visit-days made in the region by ENGAGED/DUAL outsiders
+    VISITOR_SPENDING_YEN = 3      # 例4: spending in the region by all visitors
+    SENT_VISIT_DAYS = 4           # 例4 (paired): visit-days residents of the region make elsewhere
+    PRIDE = 5                     # 例3: residents' pride index, 0–1
+
+
+KPI_NAMES = tuple(k.name.lower() for k in KPI)
+ENGAGED_CLASSES = np.array([class_type(c) != EngagementType.NONE for c in range(N_CLASSES)])
+
+
+class KPITracker:
+    """Computes the KPIs (in real people and yen); keeps the pride index, which has memory."""
+
+    def __init__(self, settings: OutcomeSettings, adults: np.ndarray, scale: Scale,
                  initial_contact: np.ndarray) -> None:
         self.s = settings
         self.adults = np.maximum(adults, 1.0)
-        self.ppa = people_per_agent
+        self.scale = scale
         rate = settings.pride_gain * initial_contact
         total = rate + settings.pride_decay
         self.pride = np.divide(rate, total, out=np.zeros_like(rate), where=total > 0)
@@ -40,32 +48,32 @@ class Outcomes:
         """Engaged outsiders' visit-days per resident-year in each region."""
         if dt <= 0:
             return np.zeros_like(self.adults)
-        days = visit_pairs[ENGAGED_CLASSES].sum(axis=(0, 1)) * self.ppa
+        days = self.scale.people(visit_pairs[ENGAGED_CLASSES].sum(axis=(0, 1)))
         return days / self.adults / dt
 
     def step(self, by_target: np.ndarray, visit_pairs: np.ndarray, adopting: np.ndarray, dt: float) -> np.ndarray:
-        """(R, len(KPI_NAMES)) KPI values after a step; advances pride by dt (exactly, for constant contact)."""
+        """(R, len(KPI)) KPI values after a step; advances pride by dt (exactly, for constant contact)."""
         s = self.s
         c = self.contact(visit_pairs, dt)
         rate = s.pride_gain * c + s.pride_decay
         eq = np.divide(s.pride_gain * c, rate, out=np.zeros_like(rate), where=rate > 0)
         self.pride = eq + (self.pride - eq) * np.exp(-rate * dt)
         work = by_target[:, Stage.ENGAGED, EngagementType.WORK] + by_target[:, Stage.DUAL, EngagementType.WORK]
-        all_days = visit_pairs.sum(axis=(0, 1)) * self.ppa
-        return np.stack([
-            adopting.astype(float),
-            work * self.ppa / s.workers_per_hosting_sme,
-            visit_pairs[ENGAGED_CLASSES].sum(axis=(0, 1)) * self.ppa,
-            all_days * s.spend_per_visit_day_yen,
-            visit_pairs.sum(axis=(0, 2)) * self.ppa,
-            self.pride,
-        ], axis=1)
+        all_days = self.scale.people(visit_pairs.sum(axis=(0, 1)))
+        out = np.empty((len(adopting), len(KPI)))
+        out[:, KPI.MUNICIPALITIES_ADOPTING] = adopting
+        out[:, KPI.SMES_HOSTING] = self.scale.people(work) / s.workers_per_hosting_sme
+        out[:, KPI.ENGAGED_VISIT_DAYS] = self.scale.people(visit_pairs[ENGAGED_CLASSES].sum(axis=(0, 1)))
+        out[:, KPI.VISITOR_SPENDING_YEN] = all_days * s.spend_per_visit_day_yen
+        out[:, KPI.SENT_VISIT_DAYS] = self.scale.people(visit_pairs.sum(axis=(0, 2)))
+        out[:, KPI.PRIDE] = self.pride
+        return out
 
 
-def initial_contact(by_target: np.ndarray, visit_rate: np.ndarray, adults: np.ndarray, ppa: float) -> np.ndarray:
+def initial_contact(by_target: np.ndarray, visit_rate: np.ndarray, adults: np.ndarray, scale: Scale) -> np.ndarray:
     """Expected engaged outsiders' visit-days per resident-year at the start (sets the initial pride)."""
     days = sum(by_target[:, s, :] @ visit_rate[s] for s in (Stage.ENGAGED, Stage.DUAL))
-    return days * ppa / np.maximum(adults, 1.0)
+    return scale.people(days) / np.maximum(adults, 1.0)
 
 
 def continuously_engaged(stage: np.ndarray, target: np.ndarray, steps_in_stage: np.ndarray,

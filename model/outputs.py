@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from model.kpis import KPI_NAMES
+from model.kpis import KPI, KPI_NAMES
 from model.levers.base import PAYERS
 from model.stages import N_FLOWS, N_STAGES, N_TYPES, EngagementType, Flow, Stage
+from model.units import Scale
 
 VISIT_DAY_BINS = (0, 1, 3, 6, 12, 24, 60)
 VISIT_DAY_LABELS = ("0", "1-2", "3-5", "6-11", "12-23", "24-59", "60+")
@@ -15,15 +16,19 @@ _TYPED = (Stage.ENGAGED, Stage.DUAL)
 
 
 class History:
-    """Tallies for steps 0..n_steps: by report region, by home region, flows, visit-day distributions."""
+    """Tallies for steps 0..n_steps: by report region, by home region, flows, visit-day distributions.
+
+    Counts are stored in simulated persons and leave through the units boundary (`scale`): every
+    frame and the `people_*` accessors are in real people. Spending and revenue are in yen.
+    """
 
     def __init__(self, n_steps: int, n_regions: int, dates: pd.DatetimeIndex, codes: np.ndarray,
-                 people_per_agent: float, lever_labels: list[str], lever_kinds: list[str],
+                 scale: Scale, lever_labels: list[str], lever_kinds: list[str],
                  payer_shares: np.ndarray) -> None:
         self.by_target = np.zeros((n_steps + 1, n_regions, N_STAGES, N_TYPES), dtype=np.int64)
         self.by_home = np.zeros((n_steps + 1, n_regions, N_STAGES), dtype=np.int64)
         self.flows = np.zeros((n_steps + 1, n_regions, N_FLOWS), dtype=np.int64)
-        self.kpis = np.zeros((n_steps + 1, n_regions, len(KPI_NAMES)))
+        self.kpis = np.zeros((n_steps + 1, n_regions, len(KPI)))
         self.spending = np.zeros((n_steps + 1, len(lever_labels), n_regions))
         self.revenue = np.zeros((n_steps + 1, len(lever_labels), n_regions))
         self.lever_labels = lever_labels
@@ -33,7 +38,8 @@ class History:
         self.continuity_rows: list[tuple[int, int, float]] = []
         self.dates = dates
         self.codes = codes
-        self.scale = people_per_agent
+        self.scale = scale
+        self.settlers_to_date = 0     # SETTLE flows so far, simulated persons
         self.last = 0
 
     def record(self, step: int, by_target: np.ndarray, by_home: np.ndarray, flows: np.ndarray,
@@ -43,6 +49,8 @@ class History:
         self.by_home[step] = by_home
         self.flows[step] = flows
         self.kpis[step] = kpis
+        if step > 0:
+            self.settlers_to_date += int(flows[:, Flow.SETTLE].sum())
         if spending is not None:
             self.spending[step] = spending
             self.revenue[step] = revenue
@@ -51,7 +59,7 @@ class History:
     def record_continuity(self, fiscal_year: int, counts: np.ndarray) -> None:
         """例2: people continuously engaged for 12 months or more at a fiscal-year end, by region."""
         for code, c in zip(self.codes, counts):
-            self.continuity_rows.append((fiscal_year, int(code), float(c) * self.scale))
+            self.continuity_rows.append((fiscal_year, int(code), float(self.scale.people(c))))
 
     def record_visit_days(self, fiscal_year: int, stage: np.ndarray, days: np.ndarray) -> None:
         """Distribution of visit-days over the fiscal year that just ended, by stage at its end."""
@@ -65,6 +73,27 @@ class History:
 
     def _steps(self) -> np.ndarray:
         return np.arange(self.last + 1)
+
+    # --- real people, steps 0..last (index k: the state at boundary k, or the flows of step k-1 → k) --
+    def people_by_home(self) -> np.ndarray:
+        """(steps, R, stages) living people by home region."""
+        return self.scale.people(self.by_home[: self.last + 1])
+
+    def people_by_target(self) -> np.ndarray:
+        """(steps, R, stages, types) living people by report region (the target for VISITOR/ENGAGED/DUAL)."""
+        return self.scale.people(self.by_target[: self.last + 1])
+
+    def people_flows(self) -> np.ndarray:
+        """(steps, R, flows) people who made each flow in the step ending at the boundary (row 0 is zero)."""
+        return self.scale.people(self.flows[: self.last + 1])
+
+    def kpi(self, kpi: KPI) -> np.ndarray:
+        """(steps, R) values of one KPI (already in real people or yen)."""
+        return self.kpis[: self.last + 1, :, kpi]
+
+    def spending_by_lever(self) -> np.ndarray:
+        """(steps, levers, R) spending in yen (row 0 is zero)."""
+        return self.spending[: self.last + 1]
 
     def stages_frame(self, by: str = "target") -> pd.DataFrame:
         """Tidy people by stage and type: step, date, region, stage, type, people."""
@@ -86,7 +115,7 @@ class History:
                 "region": np.tile(self.codes, len(steps)),
                 "stage": s.name,
                 "type": k.name,
-                "people": values.ravel() * self.scale,
+                "people": self.scale.people(values.ravel()),
             }))
         df = pd.concat(frames, ignore_index=True)
         return self._finish(df, ["step", "region", "stage", "type"], {"stage": [s.name for s in Stage if s != Stage.DEAD],
@@ -100,7 +129,7 @@ class History:
             "step": np.repeat(steps, len(self.codes) * N_FLOWS),
             "region": np.tile(np.repeat(self.codes, N_FLOWS), len(steps)),
             "flow": np.tile([f.name for f in Flow], len(steps) * len(self.codes)),
-            "people": cube.ravel() * self.scale,
+            "people": self.scale.people(cube.ravel()),
         })
         return self._finish(df, ["step", "region", "flow"], {"flow": [f.name for f in Flow]})
 
@@ -111,7 +140,7 @@ class History:
         df = pd.DataFrame({
             "step": np.repeat(steps, len(self.codes)),
             "region": np.tile(self.codes, len(steps)),
-            "adults": adults.ravel() * self.scale,
+            "adults": self.scale.people(adults.ravel()),
         })
         return self._finish(df, ["step", "region"], {})
 
@@ -157,7 +186,7 @@ class History:
     def visit_days_frame(self) -> pd.DataFrame:
         """Visit-days per person-year: fiscal_year, stage, days, people (people in each bin)."""
         df = pd.DataFrame(self.visit_day_rows, columns=["fiscal_year", "stage", "days", "people"])
-        df["people"] = df["people"] * self.scale
+        df["people"] = self.scale.people(df["people"])
         df["days"] = pd.Categorical(df["days"], categories=list(VISIT_DAY_LABELS), ordered=True)
         df["stage"] = pd.Categorical(df["stage"], categories=[s.name for s in Stage if s != Stage.DEAD])
         return df

@@ -18,11 +18,11 @@ from mesa.experimental.scenarios import Scenario
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from model.levers.registry import LEVER_SPECS, LeverSpec
+from model.paths import default_scenario
 from model.schema import Capacity, NonNegative, Positive, ScenarioError, Share, check_month
 from model.schema import Section as _Section
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SCENARIO = REPO_ROOT / "scenarios" / "baseline.toml"
+DEFAULT_SCENARIO = default_scenario()
 
 class RunSettings(_Section):
     """When and how finely to simulate."""
@@ -275,14 +275,6 @@ def resolve_data_path(source: str, data: str) -> Path:
         return path
     base = Path(source).parent if source and Path(source).suffix == ".toml" else DEFAULT_SCENARIO.parent
     return (base / path).resolve()
-
-
-def parse_value(text: str) -> Any:
-    """Read a command-line value as TOML (numbers, booleans, lists, strings), else keep the text."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
 
 
 def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], source: str) -> dict[str, Any]:

@@ -11,22 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from model import kernel
+from model.codes import Decision, PersonFlag
 from model.parameters import ScenarioConfig
 from model.regions import Gravity, RegionTable, Travel, cumulative
 from model.stages import EngagementType, Stage
-
-# decision codes of the Python-side draws (kernel decisions use 0..4)
-D_COUNT = 32
-D_AGE = 33
-D_INCOME = 34
-D_FLAGS = 35
-D_CHILDREN = 36
-D_BIRTH = 37
-D_STAGE = 38
-D_TARGET = 39
-D_TYPE = 40
-D_TENURE = 41
-D_NEW_COUNT = 48
+from model.units import Scale
 
 FIELDS: dict[str, np.dtype] = {
     "stage": np.dtype(np.int8),
@@ -89,6 +78,11 @@ class People:
         """The used part of one attribute array (a view, not a copy)."""
         return getattr(self, name)[: self.n]
 
+    def arrays(self) -> kernel.PersonArrays:
+        """The kernel's view of the people: the used part of every array it reads or writes."""
+        n = self.n
+        return kernel.PersonArrays(*(getattr(self, name)[:n] for name in kernel.PersonArrays._fields))
+
 
 @dataclass(frozen=True)
 class Draws:
@@ -117,16 +111,16 @@ def person_attributes(cfg: ScenarioConfig, table: RegionTable, draws: Draws, ste
     p = cfg.population
     metro = table.is_metro[home]
     median = np.where(metro, p.income_median_metro, p.income_median_rural)
-    income = median * np.exp(p.income_sigma * draws.normal(step, D_INCOME, ids))
+    income = median * np.exp(p.income_sigma * draws.normal(step, Decision.INCOME, ids))
     working = age < 65
-    fu = kernel.uniforms(draws.key, np.int64(step), np.int64(D_FLAGS), ids.astype(np.int64))
+    fu = kernel.uniforms(draws.key, np.int64(step), np.int64(Decision.FLAGS), ids.astype(np.int64))
     sidejob = working & (fu[:, 0] < np.where(metro, p.sidejob_share_metro, p.sidejob_share_rural))
     telework = working & (fu[:, 1] < np.where(metro, p.telework_share_metro, p.telework_share_rural))
-    flags = sidejob * kernel.FLAG_SIDEJOB + telework * kernel.FLAG_TELEWORK
+    flags = sidejob * int(PersonFlag.SIDEJOB) + telework * int(PersonFlag.TELEWORK)
     # children under 18 at home: Poisson with a mean that peaks at 30–49 (inverse-CDF draw)
     lam = p.children_mean_30_49 * np.select(
         [age < 25, age < 30, age < 50, age < 60], [0.05, 0.4, 1.0, 0.3], 0.0)
-    cu = draws.u(step, D_CHILDREN, ids)
+    cu = draws.u(step, Decision.CHILDREN, ids)
     children = np.zeros(len(ids), dtype=np.int64)
     term = np.exp(-lam)
     cdf = term.copy()
@@ -168,7 +162,7 @@ def rogers_castro(cfg: ScenarioConfig, age: np.ndarray) -> np.ndarray:
 def mobility_factor(cfg: ScenarioConfig, age: np.ndarray, children: np.ndarray, flags: np.ndarray) -> np.ndarray:
     """Mobility factor: Rogers–Castro age profile × children and telework terms."""
     pr = cfg.propensity
-    telework = (flags & kernel.FLAG_TELEWORK) != 0
+    telework = (flags & int(PersonFlag.TELEWORK)) != 0
     return (rogers_castro(cfg, age) * np.exp(pr.children_coefficient * children.astype(float))
             * np.exp(pr.telework_coefficient * telework))
 
@@ -187,17 +181,17 @@ def visit_rate_table(cfg: ScenarioConfig) -> np.ndarray:
 def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity: Gravity,
                draws: Draws) -> tuple[People, float]:
     """Draw the initial population; return it and the engagement-factor normaliser."""
-    ppa = cfg.run.people_per_agent
     n_bands = len(table.bands)
     cell = np.arange(table.n * n_bands)
-    counts = stochastic_round(table.population.ravel() / ppa, draws.u(0, D_COUNT, cell)).reshape(table.n, n_bands)
+    expected = Scale(cfg.run.people_per_agent).agents(table.population.ravel())
+    counts = stochastic_round(expected, draws.u(0, Decision.COUNT, cell)).reshape(table.n, n_bands)
     total = int(counts.sum())
     ids = np.arange(total, dtype=np.int64)
     home = np.repeat(np.repeat(np.arange(table.n), n_bands), counts.ravel()).astype(np.int16)
     lo = np.array([b[0] for b in table.bands], dtype=float)
     width = np.array([b[1] - b[0] + 1 for b in table.bands], dtype=float)
     band = np.tile(np.arange(n_bands), table.n).repeat(counts.ravel())
-    age = (lo[band] + width[band] * draws.u(0, D_AGE, ids)).astype(np.float32)
+    age = (lo[band] + width[band] * draws.u(0, Decision.AGE, ids)).astype(np.float32)
     attrs = person_attributes(cfg, table, draws, 0, ids, home, age)
 
     # ゆかり: some metro residents were born in a rural region (nearer and larger ones likelier)
@@ -205,7 +199,7 @@ def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity:
     birth = home.copy()
     rural_mass = table.adults ** cfg.choice.outflow_population_exponent * ~table.is_metro
     born_cum = cumulative(rural_mass[None, :] * np.exp(-cfg.choice.outflow_time_decay_per_hour * travel.hours))
-    bu = kernel.uniforms(draws.key, np.int64(0), np.int64(D_BIRTH), ids)
+    bu = kernel.uniforms(draws.key, np.int64(0), np.int64(Decision.BIRTH), ids)
     moved = table.is_metro[home] & (bu[:, 0] < p.born_rural_share_metro)
     rows = born_cum[home[moved]]
     birth[moved] = (rows <= bu[moved, 1][:, None]).sum(axis=1).astype(np.int16)
@@ -221,7 +215,7 @@ def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity:
         sel = table.is_metro[home] == metro
         if sel.any():
             weight[sel] = ef[sel] / ef[sel].mean()
-    su = draws.u(0, D_STAGE, ids)
+    su = draws.u(0, Decision.STAGE, ids)
     cut_dual = np.minimum(p.dual_share * weight, 1.0)
     cut_eng = np.minimum(cut_dual + np.maximum(engaged_share - p.dual_share, 0.0) * weight, 1.0)
     cut_vis = np.minimum(cut_eng + p.visitor_share * weight, 1.0)
@@ -229,16 +223,16 @@ def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity:
                       [Stage.DUAL, Stage.ENGAGED, Stage.VISITOR], Stage.NONE).astype(np.int8)
     related = stage != Stage.NONE
     target = np.full(total, -1, dtype=np.int16)
-    target[related] = kernel.choose_targets(draws.u(0, D_TARGET, ids[related]), home[related], birth[related],
+    target[related] = kernel.choose_targets(draws.u(0, Decision.INITIAL_TARGET, ids[related]), home[related], birth[related],
                                             gravity.choice_cum[0], gravity.choice_p[0], cfg.choice.yukari_bonus)
     etype = np.zeros(total, dtype=np.int8)
     typed = (stage == Stage.ENGAGED) | (stage == Stage.DUAL)
     t = cfg.types
-    etype[typed] = kernel.draw_types(draws.u(0, D_TYPE, ids[typed]), attrs["flags"][typed],
+    etype[typed] = kernel.draw_types(draws.u(0, Decision.TYPE, ids[typed]), attrs["flags"][typed],
                                      np.array((0.0, *t.weights)), t.work_mult_capable, t.work_mult_other)
     decay = np.log(2.0) / cfg.ties.half_life_years
     tie = (visit_rate_table(cfg)[stage, etype] * cfg.ties.gain_per_visit_day / decay).astype(np.float32)
-    tenure = np.floor(draws.u(0, D_TENURE, ids) * p.initial_tenure_years_max * cfg.run.steps_per_year)
+    tenure = np.floor(draws.u(0, Decision.TENURE, ids) * p.initial_tenure_years_max * cfg.run.steps_per_year)
     tenure = np.minimum(tenure, kernel.MAX_STEPS_IN_STAGE).astype(np.int16)
 
     people = People(capacity=int(total * 1.3) + 1024)
@@ -257,13 +251,13 @@ def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity:
 def add_new_adults(people: People, cfg: ScenarioConfig, table: RegionTable, draws: Draws, step: int,
                    expected: np.ndarray, engage_norm: float) -> np.ndarray:
     """Append this step's new 18-year-olds (stage NONE, at home in their birth region); return counts."""
-    counts = stochastic_round(expected, draws.u(step, D_NEW_COUNT, np.arange(table.n)))
+    counts = stochastic_round(expected, draws.u(step, Decision.NEW_COUNT, np.arange(table.n)))
     m = int(counts.sum())
     if m == 0:
         return counts
     ids = np.arange(people.n, people.n + m, dtype=np.int64)
     home = np.repeat(np.arange(table.n), counts).astype(np.int16)
-    age = (18.0 + cfg.run.dt * draws.u(step, D_AGE, ids)).astype(np.float32)
+    age = (18.0 + cfg.run.dt * draws.u(step, Decision.AGE, ids)).astype(np.float32)
     attrs = person_attributes(cfg, table, draws, step, ids, home, age)
     ef = engage_factor(cfg, table, home, age, attrs["income"]) / engage_norm
     people.append({

@@ -181,7 +181,6 @@ class Gravity:
     choice_cum: np.ndarray   # (classes, R, R) cumulative rows
     access: np.ndarray       # (classes, R) visit hazard factor of each home region
     reach_ref: float         # mean reach without levers: access is relative to it
-    outflow_cum: np.ndarray  # (R, R) destination of rural youth, metro regions only
 
     @classmethod
     def build(cls, table: RegionTable, travel: Travel, regions: RegionSettings, choice: ChoiceSettings,
@@ -199,14 +198,18 @@ class Gravity:
         w[:, idx, idx] = 0.0
         reach = w.sum(axis=2)
         ref = float(reach[0].mean()) if reach_ref is None else reach_ref
-        out = (table.adults ** choice.outflow_population_exponent)[None, :] * np.exp(
-            -choice.outflow_time_decay_per_hour * travel.hours)
-        out = out * table.is_metro[None, :]
-        np.fill_diagonal(out, 0.0)
         return cls(choice_p=w / reach[:, :, None],
                    choice_cum=np.stack([cumulative(wc) for wc in w]),
-                   access=(reach / ref) ** choice.access_exponent, reach_ref=ref,
-                   outflow_cum=cumulative(out))
+                   access=(reach / ref) ** choice.access_exponent, reach_ref=ref)
+
+
+def youth_outflow_destinations(table: RegionTable, travel: Travel, choice: ChoiceSettings) -> np.ndarray:
+    """(R, R) cumulative destinations of rural youth (若者の転出先): metro regions by adults^α and travel time."""
+    out = (table.adults ** choice.outflow_population_exponent)[None, :] * np.exp(
+        -choice.outflow_time_decay_per_hour * travel.hours)
+    out = out * table.is_metro[None, :]
+    np.fill_diagonal(out, 0.0)
+    return cumulative(out)
 
 
 class Region(mesa.Agent):
@@ -226,8 +229,8 @@ class Region(mesa.Agent):
         return f"Region({self.code} {self.name_en} / {self.name_ja}, {self.kind})"
 
     def people(self, stage: Stage) -> float:
-        """Real people (scaled) related to this region at `stage` now (residents for NONE/SETTLED)."""
-        return float(self.model.counts_by_target[self.index, int(stage)].sum()) * self.model.people_per_agent
+        """Real people related to this region at `stage` now (residents for NONE/SETTLED)."""
+        return float(self.model.scale.people(self.model.counts_by_target[self.index, int(stage)].sum()))
 
     @property
     def engaged(self) -> float:
@@ -236,5 +239,5 @@ class Region(mesa.Agent):
 
     @property
     def adult_population(self) -> float:
-        """Adults living here now (all stages by home region), scaled."""
-        return float(self.model.counts_by_home[self.index].sum()) * self.model.people_per_agent
+        """Adults living here now (all stages by home region), real people."""
+        return float(self.model.scale.people(self.model.counts_by_home[self.index].sum()))

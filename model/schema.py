@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,3 +44,11 @@ def check_month(value: str) -> str:
     if not _MONTH.match(value):
         raise ValueError(f"must be a month written YYYY-MM (e.g. 2020-04), got {value!r}")
     return value
+
+
+def parse_value(text: str) -> Any:
+    """Read a command-line value as TOML (numbers, booleans, lists, strings), else keep the text."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text

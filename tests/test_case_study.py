@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from model import RelationModel, load_scenario
-from model.levers.base import KernelInputs, LeverContext
+from model.levers.base import LeverContext, LeverEffects
 from model.regions import read_region_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,8 +100,8 @@ def test_levers_act_and_spend_only_in_the_town(case_run):
     assert spending[:, :, others].sum() == 0
     ctx = LeverContext(table=m.table, travel=m.travel, dt=m.dt, month="2021-04", fiscal_year=2021,
                        reach=m.adoption.reach, visit_days_per_year=np.ones(10))
-    inputs = m.levers.inputs(ctx)
-    neutral = KernelInputs.neutral(m.table.n)
+    inputs = m.levers.effects(ctx)
+    neutral = LeverEffects.neutral(m.table.n)
     assert not np.allclose(inputs.rate_mult[town], neutral.rate_mult[town])
     assert np.array_equal(inputs.rate_mult[others], neutral.rate_mult[others])
     assert inputs.engage_capacity_add[town] > 0 and not inputs.engage_capacity_add[others].any()

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.compare import OUTCOMES, compare
+from experiments.compare import COMPARED, compare
 from model import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,10 +23,10 @@ def test_compare_pairs_runs_and_reports_differences():
     same = load_scenario(REPO / "scenarios" / "baseline.toml", overrides={**FAST, "run.name": "same"})
     result = compare(base, [cko, same], reps=3, seed=4)
     t = result.table.set_index(["policy", "outcome"])
-    assert set(t.index.get_level_values("outcome")) == set(OUTCOMES)
+    assert set(t.index.get_level_values("outcome")) == set(COMPARED)
     # a policy identical to the baseline differs by exactly zero in every replication (CRN)
     assert (t.loc["same", ["difference", "low", "high"]] == 0).all().all()
-    assert t.loc[("policy_cko", "engaged_end"), "low"] > 0
+    assert t.loc[("policy_cko", "final_engaged"), "low"] > 0
     assert t.loc[("policy_cko", "spending_yen"), "difference"] > 0
     cost = result.cost.set_index("policy")
     assert cost.loc["policy_cko", "municipality_yen"] == pytest.approx(cost.loc["policy_cko", "spending_yen"])

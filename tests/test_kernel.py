@@ -2,21 +2,54 @@
 
 from __future__ import annotations
 
+from enum import IntEnum, unique
+
 import numpy as np
 import pytest
 
-from model import RelationModel, load_scenario
-from model import kernel
+from model import RelationModel, kernel, load_scenario
+from model.codes import (
+    N_CLASSES,
+    Decision,
+    PersonFlag,
+    class_is_sidejob,
+    class_type,
+    cost_class,
+)
 from model.parameters import ScenarioConfig
 from model.stages import N_FLOWS, EngagementType, Flow, Stage, Transition
 from tests.conftest import CONSTANT_HAZARDS
 
 
-def test_kernel_codes_match_the_enums():
+def test_kernel_codes_come_from_the_registries():
     assert (kernel.NONE, kernel.VISITOR, kernel.ENGAGED, kernel.DUAL, kernel.SETTLED, kernel.DEAD) == tuple(Stage)
     assert [getattr(kernel, f"T_{t.name}") for t in Transition] == list(range(len(Transition)))
     assert kernel.F_DEATH == Flow.DEATH and kernel.F_NEW_ADULT == Flow.NEW_ADULT
     assert kernel.F_ENGAGE_REJECTED == Flow.ENGAGE_REJECTED and kernel.N_FLOWS == N_FLOWS
+    assert kernel.WORK_TYPE == EngagementType.WORK
+    assert kernel.D_MAIN == Decision.MAIN and kernel.D_OUTFLOW == Decision.OUTFLOW
+    # the compiled (possibly cached) kernel holds the registries' current values
+    assert not kernel.check_compiled_codes()
+    assert tuple(kernel._compiled_codes()) == kernel.compiled_values()
+
+
+def test_decision_codes_are_unique_and_fit_the_stream_key():
+    values = [d.value for d in Decision]
+    assert len(values) == len(set(values)) == len(Decision.__members__), "no two decisions share a stream"
+    assert all(0 <= v < 256 for v in values), "stream_key packs step·256 + decision"
+    with pytest.raises(ValueError, match="duplicate"):
+        unique(IntEnum("Clash", {"A": 1, "B": 1}))
+
+
+def test_cost_classes():
+    assert N_CLASSES == 2 * len(EngagementType)
+    seen = {cost_class(k, sj) for k in EngagementType for sj in (False, True)}
+    assert seen == set(range(N_CLASSES))
+    for c in range(N_CLASSES):
+        assert cost_class(class_type(c), class_is_sidejob(c)) == c
+    flags = np.array([0, int(PersonFlag.SIDEJOB), int(PersonFlag.TELEWORK), 3], dtype=np.uint8)
+    compiled = [kernel.cost_class.py_func(np.int64(EngagementType.WORK), f) for f in flags]
+    assert compiled == [cost_class(EngagementType.WORK, bool(f & PersonFlag.SIDEJOB)) for f in flags]
 
 
 def test_counter_based_draws_are_pure_and_uniform():

@@ -222,7 +222,8 @@ def test_compare_checks_names_and_regions_before_any_run(tmp_path):
                   "--out", str(tmp_path / "c"))
     assert_refused(done, "distinct names")
     ohnan = REPO / "scenarios" / "cases" / "ohnan.toml"
-    done = kankei("compare", str(BASELINE), str(ohnan), *FAST, "--out", str(tmp_path / "c"))
+    done = kankei("compare", str(BASELINE), str(ohnan), "--set", "run.people_per_agent=5000", "--out",
+                  str(tmp_path / "c"))
     assert_refused(done, "regions.data", "differs from the baseline")
     assert not (tmp_path / "c").exists()
 

@@ -11,7 +11,7 @@ from experiments.targets import (
     run_for_targets, step_nearest, tokyo_area_net_inmigration,
 )
 from model import RelationModel
-from model.parameters import REPO_ROOT
+from model.paths import scenarios_dir
 from model.stages import Stage
 
 FAST = {"people_per_agent": 2000, "horizon_years": 3, "seed": 11}  # 2020-04 → 2023-04
@@ -48,7 +48,7 @@ def table(target_run):
 
 
 def test_targets_file_loads_with_expected_ids():
-    assert TARGETS_PATH == REPO_ROOT / "scenarios" / "data" / "calibration_targets.csv"
+    assert TARGETS_PATH == scenarios_dir() / "data" / "calibration_targets.csv"
     df = load_targets()
     assert tuple(df.columns) == TARGET_COLUMNS
     assert set(df["target_id"]) == EXPECTED_IDS

@@ -1,8 +1,15 @@
 """What every policy lever (政策レバー) shares: where, when, budget, payers, and the inputs it may change.
 
-A lever never edits the kernel. Each step it may change `KernelInputs` (hazard multipliers,
-the share of travel cost people pay, attractiveness, capacities, type weights, origin-specific settling multipliers)
-and it claims spending in yen per region from what happened in the step (`StepRecord`).
+A lever never edits the kernel. While in force it adds its `LeverEffects` (hazard multipliers,
+the share of travel cost people pay, attractiveness, capacities, type weights, origin-specific
+settling multipliers, adoption support), which the inputs layer (`model.inputs`) folds into the
+kernel's inputs; and it claims spending in yen per region from what happened in the step
+(`StepRecord`).
+
+The rule the fold cache relies on: `Lever.apply` depends only on the lever's own fields, its
+region masks and an `EffectContext` (regions, travel, step length, visit-days by class and the
+municipal adoption reach), never on the month. The model therefore refolds only when the set of
+levers in force or the adoption reach changes (`LeverSet.signature`).
 """
 
 from __future__ import annotations
@@ -13,20 +20,21 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from model.kernel import N_CLASSES
+from model.codes import N_CLASSES
 from model.schema import NonNegative, RegionSelector, Section, Share, check_month
 from model.stages import N_TRANSITIONS, N_TYPES
 
 if TYPE_CHECKING:
     from model.regions import RegionTable, Travel
+    from model.units import Scale
 
 PAYERS = ("national", "prefecture", "municipality")
 Masks = dict[str, np.ndarray]  # selector field name → boolean mask over regions
 
 
 @dataclass
-class KernelInputs:
-    """Per-region inputs the kernel reads, before the model folds them in (1 / 0 = no change)."""
+class LeverEffects:
+    """What the levers in force change (1 / 0 = no change), before `model.inputs` folds it into kernel inputs."""
 
     rate_mult: np.ndarray          # (R, transitions) hazard multipliers
     attractiveness: np.ndarray     # (R,) gravity attractiveness multipliers of target regions
@@ -40,7 +48,7 @@ class KernelInputs:
     adoption_rate_add: np.ndarray  # (R,) extra yearly adoption hazard for municipalities (横展開)
 
     @classmethod
-    def neutral(cls, n_regions: int) -> "KernelInputs":
+    def neutral(cls, n_regions: int) -> "LeverEffects":
         """Inputs with no lever acting."""
         return cls(
             rate_mult=np.ones((n_regions, N_TRANSITIONS)),
@@ -57,16 +65,27 @@ class KernelInputs:
 
 
 @dataclass
-class LeverContext:
-    """What a lever may read when it acts: the regions, travel, the step and local adoption."""
+class EffectContext:
+    """What a lever's effects may depend on: the regions, travel, step length, visit-days and adoption."""
 
     table: "RegionTable"
     travel: "Travel"
     dt: float
-    month: str                     # YYYY-MM of the step
-    fiscal_year: int
     reach: np.ndarray              # (R,) share of municipalities running 関係人口 programmes
     visit_days_per_year: np.ndarray  # (classes,) expected visit-days a year of an ENGAGED person
+
+
+@dataclass
+class LeverContext(EffectContext):
+    """What a lever may read when it claims spending: the effect context plus the step's month and 年度."""
+
+    month: str = ""                # YYYY-MM of the step
+    fiscal_year: int = 0
+
+    def effects_only(self) -> EffectContext:
+        """The same context without the month (what `Lever.apply` is given)."""
+        return EffectContext(table=self.table, travel=self.travel, dt=self.dt, reach=self.reach,
+                             visit_days_per_year=self.visit_days_per_year)
 
 
 @dataclass
@@ -75,7 +94,7 @@ class StepRecord:
 
     visit_pairs: np.ndarray        # (classes, R home, R target) visit-days made this step
     flows: np.ndarray              # (R, flows) counts of simulated persons
-    people_per_agent: float
+    scale: "Scale"                 # the units boundary: claims per real person use scale.people(...)
     settler_origin: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     settler_region: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     settler_children: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -123,12 +142,12 @@ class Lever(Section):
         """In force in `month` (YYYY-MM)?"""
         return self.start <= month <= self.end
 
-    def strength(self, mask: np.ndarray, ctx: LeverContext) -> np.ndarray:
+    def strength(self, mask: np.ndarray, ctx: EffectContext) -> np.ndarray:
         """(R,) how fully the lever reaches each region: 0 outside, the adoption share or 1 inside."""
         return mask * (ctx.reach if self.scale_by_adoption else 1.0)
 
-    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
-        """Change the kernel inputs while in force (default: nothing)."""
+    def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:
+        """Add the lever's effects while in force (default: nothing); see the fold rule above."""
 
     def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
         """(R,) yen the lever would pay for this step, by region (default: nothing)."""

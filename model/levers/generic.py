@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-import numpy as np
 from pydantic import Field
 
-from model.levers.base import KernelInputs, Lever, LeverContext, Masks, scaled
+from model.levers.base import EffectContext, LeverEffects, Lever, Masks, scaled
 from model.schema import NonNegative, RegionSelector
 from model.stages import Transition
 
@@ -27,6 +26,6 @@ class HazardMultiplier(Lever):
     transition: TransitionName  # type: ignore[valid-type]
     factor: NonNegative = Field(1.0, description="Hazard multiplier while in force")
 
-    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
+    def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:
         strength = self.strength(masks["regions"], ctx)
-        inputs.rate_mult[:, Transition[self.transition.upper()]] *= scaled(self.factor, strength)
+        effects.rate_mult[:, Transition[self.transition.upper()]] *= scaled(self.factor, strength)

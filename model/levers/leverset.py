@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model.levers.base import PAYERS, KernelInputs, Lever, LeverContext, Masks, StepRecord
+from model.levers.base import PAYERS, LeverEffects, Lever, LeverContext, Masks, StepRecord
 from model.schema import ScenarioError
 
 if TYPE_CHECKING:
@@ -59,17 +59,18 @@ class LeverSet:
         return [(i, lever, m) for i, lever, m in self.levers if lever.active(month) and self.budget_left[i] > 0]
 
     def signature(self, month: str, reach: np.ndarray) -> tuple:
-        """A key that changes whenever the kernel inputs the levers produce may change."""
+        """A key that changes whenever the levers' effects may change: the levers in force and,
+        when one of them scales by adoption, the adoption reach (the fold rule of `model.levers.base`)."""
         act = self.active(month)
         scaled = any(lever.scale_by_adoption for _, lever, _ in act)
         return tuple(i for i, _, _ in act), reach.tobytes() if scaled else b""
 
-    def inputs(self, ctx: LeverContext) -> KernelInputs:
-        """Kernel inputs with every active lever applied."""
-        inputs = KernelInputs.neutral(self.n_regions)
+    def effects(self, ctx: LeverContext) -> LeverEffects:
+        """The effects of every lever in force in `ctx.month` (levers see no month: `EffectContext`)."""
+        effects = LeverEffects.neutral(self.n_regions)
         for _, lever, masks in self.active(ctx.month):
-            lever.apply(inputs, masks, ctx)
-        return inputs
+            lever.apply(effects, masks, ctx.effects_only())
+        return effects
 
     def needs_settlers(self, month: str) -> bool:
         """Does an active lever need the list of this step's settlers?"""

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from model.levers.base import KernelInputs, Lever, LeverContext, Masks, StepRecord, scaled
+from model.levers.base import EffectContext, LeverEffects, Lever, LeverContext, Masks, StepRecord, scaled
 from model.schema import NonNegative, RegionSelector, Share
 from model.stages import Flow, Transition
 
@@ -43,17 +43,17 @@ class RelocationGrant(Lever):
         years = sorted((int(fy), yen) for fy, yen in self.child_addon_by_fy.items() if int(fy) <= fiscal_year)
         return years[-1][1] if years else 0.0
 
-    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
+    def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:
         factor = 1.0 + self.effect_per_million_yen * self.household_yen / 1e6
         pair = masks["origins"][:, None] * self.strength(masks["regions"], ctx)[None, :]
-        inputs.settle_pair *= scaled(factor, pair)
+        effects.settle_pair *= scaled(factor, pair)
 
     def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
         origin, region, children = record.settler_origin, record.settler_region, record.settler_children
         eligible = masks["origins"][origin] & masks["regions"][region]
         amount = np.where(children > 0, self.household_yen, self.single_yen) + self.child_addon(ctx.fiscal_year) * children
         paid = amount * eligible * self.strength(masks["regions"], ctx)[region]
-        return np.bincount(region, weights=paid, minlength=len(masks["regions"])) * record.people_per_agent
+        return record.scale.people(np.bincount(region, weights=paid, minlength=len(masks["regions"])))
 
 
 class MigrationCoordinator(Lever):
@@ -70,11 +70,11 @@ class MigrationCoordinator(Lever):
     leave_effect: NonNegative = Field(0.1, description="LEAVE ÷ (1 + this · staff) (assumption)")
     cost_per_staff_year: NonNegative = Field(5_000_000, description="Yen per staff-year (uncertain secondary source)")
 
-    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
+    def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:
         strength = self.strength(masks["regions"], ctx)
         for t in (Transition.DUAL, Transition.SETTLE):
-            inputs.rate_mult[:, t] *= 1.0 + self.settle_effect * self.staff * strength
-        inputs.rate_mult[:, Transition.LEAVE] /= 1.0 + self.leave_effect * self.staff * strength
+            effects.rate_mult[:, t] *= 1.0 + self.settle_effect * self.staff * strength
+        effects.rate_mult[:, Transition.LEAVE] /= 1.0 + self.leave_effect * self.staff * strength
 
     def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
         return self.staff * self.cost_per_staff_year * ctx.dt * self.strength(masks["regions"], ctx)
@@ -94,8 +94,8 @@ class HousingSupport(Lever):
     payer_national: Share = 0.5
     payer_municipality: Share = 0.5
 
-    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
-        inputs.housing_add += self.units_per_year * self.strength(masks["regions"], ctx)
+    def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:
+        effects.housing_add += self.units_per_year * self.strength(masks["regions"], ctx)
 
     def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
         return self.units_per_year * self.cost_per_unit * ctx.dt * self.strength(masks["regions"], ctx)
@@ -115,9 +115,9 @@ class DualResidenceSupport(Lever):
     payer_national: Share = 0.5
     payer_municipality: Share = 0.5
 
-    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
-        inputs.rate_mult[:, Transition.DUAL] *= 1.0 + self.effect * self.strength(masks["regions"], ctx)
+    def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:
+        effects.rate_mult[:, Transition.DUAL] *= 1.0 + self.effect * self.strength(masks["regions"], ctx)
 
     def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
-        new = record.flows[:, Flow.DUAL] * record.people_per_agent
+        new = record.scale.people(record.flows[:, Flow.DUAL])
         return new * self.cost_per_new_dual_resident * self.strength(masks["regions"], ctx)

@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from model.levers.base import KernelInputs, Lever, LeverContext, Masks, StepRecord, scaled
+from model.levers.base import EffectContext, LeverEffects, Lever, LeverContext, Masks, StepRecord, scaled
 from model.schema import NonNegative, Share
 from model.stages import EngagementType, Transition
 
@@ -30,12 +30,12 @@ class IntermediaryOrganisation(Lever):
     cost_per_org_year: NonNegative = Field(7_500_000, description="Yen per organisation-year (model projects ¥5–10M)")
     priority = 60
 
-    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
+    def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:
         strength = self.strength(masks["regions"], ctx) * min(self.count, 1.0)
-        boost = self.effectiveness * (1.0 + self.cko_boost * inputs.cko_quality)
+        boost = self.effectiveness * (1.0 + self.cko_boost * effects.cko_quality)
         for t in (Transition.ENGAGE, Transition.DEEPEN):
-            inputs.rate_mult[:, t] *= 1.0 + boost * strength
-        inputs.engage_capacity_add += self.count * self.matches_per_month * self.strength(masks["regions"], ctx)
+            effects.rate_mult[:, t] *= 1.0 + boost * strength
+        effects.engage_capacity_add += self.count * self.matches_per_month * self.strength(masks["regions"], ctx)
 
     def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
         return self.count * self.cost_per_org_year * ctx.dt * self.strength(masks["regions"], ctx)
@@ -59,12 +59,12 @@ class CKOLeadership(Lever):
     payer_municipality: Share = 1.0
     priority = 40
 
-    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
+    def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:
         q = self.quality * self.strength(masks["regions"], ctx)
         for t in (Transition.LAPSE_VISITOR, Transition.LAPSE_ENGAGED, Transition.LAPSE_DUAL):
-            inputs.rate_mult[:, t] *= 1.0 - self.lapse_reduction * q
-        inputs.engage_capacity_mult *= 1.0 + self.widening * q
-        inputs.cko_quality = np.maximum(inputs.cko_quality, q)
+            effects.rate_mult[:, t] *= 1.0 - self.lapse_reduction * q
+        effects.engage_capacity_mult *= 1.0 + self.widening * q
+        effects.cko_quality = np.maximum(effects.cko_quality, q)
 
     def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
         return self.cost_per_region_year * ctx.dt * self.strength(masks["regions"], ctx)
@@ -88,10 +88,10 @@ class SideJobMatching(Lever):
     payer_national: Share = 0.5
     payer_prefecture: Share = 0.5
 
-    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
+    def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:
         strength = self.strength(masks["regions"], ctx)
-        inputs.type_bias[:, EngagementType.WORK] *= scaled(self.work_bias, strength * (self.staff > 0))
-        inputs.engage_capacity_add += self.staff * self.matches_per_staff_year / 12.0 * strength
+        effects.type_bias[:, EngagementType.WORK] *= scaled(self.work_bias, strength * (self.staff > 0))
+        effects.engage_capacity_add += self.staff * self.matches_per_staff_year / 12.0 * strength
 
     def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
         return self.staff * self.cost_per_staff_year * ctx.dt * self.strength(masks["regions"], ctx)

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from model.levers.base import KernelInputs, Lever, LeverContext, Masks, StepRecord, scaled
+from model.levers.base import EffectContext, LeverEffects, Lever, LeverContext, Masks, StepRecord, scaled
 from model.schema import NonNegative, RegionSelector, Share
 from model.stages import Transition
 
@@ -26,8 +26,8 @@ class InformationCampaign(Lever):
     payer_national: Share = 0.5
     payer_prefecture: Share = 0.5
 
-    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
-        inputs.attractiveness *= 1.0 + self.effect * self.strength(masks["regions"], ctx)
+    def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:
+        effects.attractiveness *= 1.0 + self.effect * self.strength(masks["regions"], ctx)
 
     def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
         return self.cost_per_region_year * ctx.dt * self.strength(masks["regions"], ctx)
@@ -54,10 +54,10 @@ class FurusatoNozei(Lever):
     donation_yen: NonNegative = Field(150_000, description="Yearly donation per donor (FY2021, derived)")
     cost_share: Share = Field(0.451, description="Share of donations spent on gifts and handling (FY2020)")
 
-    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
+    def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:
         pull = self.attraction_per_donor_share * self.extra_donor_share
-        inputs.attractiveness *= 1.0 + pull * self.strength(masks["regions"], ctx)
-        inputs.rate_mult[:, Transition.VISIT] *= scaled(1.0 + self.extra_donor_share * self.visit_uplift,
+        effects.attractiveness *= 1.0 + pull * self.strength(masks["regions"], ctx)
+        effects.rate_mult[:, Transition.VISIT] *= scaled(1.0 + self.extra_donor_share * self.visit_uplift,
                                                         masks["donor_homes"].astype(float))
 
     def revenue(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
@@ -93,25 +93,25 @@ class FurusatoResidentRegistration(Lever):
     payer_national: Share = 0.5
     payer_municipality: Share = 0.5
 
-    def premium_classes(self, ctx: LeverContext) -> np.ndarray:
+    def premium_classes(self, ctx: EffectContext) -> np.ndarray:
         """Cost classes of engaged types whose expected visit-days reach min_activities."""
         classes = ctx.visit_days_per_year >= self.min_activities
         classes[[0, 5]] = False  # not engaged
         return classes
 
-    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
+    def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:
         strength = self.strength(masks["regions"], ctx)
-        inputs.rate_mult[:, Transition.ENGAGE] *= 1.0 + self.basic_engage_effect * strength
+        effects.rate_mult[:, Transition.ENGAGE] *= 1.0 + self.basic_engage_effect * strength
         perk = (self.premium_classes(ctx)[:, None, None] * strength[None, None, :] * self.travel_perk_share
                 * self.premium_take_up)
-        inputs.cost_share *= 1.0 - perk
+        effects.cost_share *= 1.0 - perk
 
     def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
         strength = self.strength(masks["regions"], ctx)
         days = record.visit_pairs[self.premium_classes(ctx)]          # (classes, R, R)
         travel = (days * ctx.travel.cost_yen[None] * self.travel_perk_share / self.days_per_trip).sum(axis=(0, 1))
         lodging = days.sum(axis=(0, 1)) * self.lodging_yen_per_day
-        return (travel + lodging) * strength * self.premium_take_up * record.people_per_agent
+        return record.scale.people((travel + lodging) * strength * self.premium_take_up)
 
 
 class AdoptionSupport(Lever):
@@ -127,8 +127,8 @@ class AdoptionSupport(Lever):
     adoption_rate: NonNegative = Field(0.1, description="Extra yearly adoption hazard (assumption)")
     cost_per_year: NonNegative = Field(240_000_000, description="Yen per year in total (FY2020 総務省 line)")
 
-    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
-        inputs.adoption_rate_add += self.adoption_rate * masks["regions"]
+    def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:
+        effects.adoption_rate_add += self.adoption_rate * masks["regions"]
 
     def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
         weight = ctx.table.municipalities * masks["regions"]

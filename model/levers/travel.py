@@ -7,8 +7,8 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from model.kernel import N_CLASSES
-from model.levers.base import KernelInputs, Lever, LeverContext, Masks, StepRecord
+from model.codes import N_CLASSES
+from model.levers.base import EffectContext, LeverEffects, Lever, LeverContext, Masks, StepRecord
 from model.schema import NonNegative, RegionSelector, Share
 from model.stages import EngagementType
 
@@ -58,7 +58,7 @@ class TravelSubsidy(Lever):
     payer_national: Share = 0.5
     payer_municipality: Share = 0.5
 
-    def subsidy_per_trip(self, masks: Masks, ctx: LeverContext) -> np.ndarray:
+    def subsidy_per_trip(self, masks: Masks, ctx: EffectContext) -> np.ndarray:
         """(classes, R, R) yen per round trip, zero where not eligible."""
         mask, home_mask = masks["regions"], masks["homes"]
         cost = ctx.travel.cost_yen
@@ -68,15 +68,15 @@ class TravelSubsidy(Lever):
         where = eligible_classes(self.eligible)[:, None, None] & home_mask[None, :, None] & (mask > 0)[None, None, :]
         return np.where(where, capped, 0.0) * self.strength(mask, ctx)[None, None, :] * self.take_up
 
-    def apply(self, inputs: KernelInputs, masks: Masks, ctx: LeverContext) -> None:
+    def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:
         cost = ctx.travel.cost_yen
         sub = self.subsidy_per_trip(masks, ctx)
         with np.errstate(divide="ignore", invalid="ignore"):
             paid = np.where(cost > 0, np.clip(1.0 - sub / cost, 0.0, 1.0), 1.0)
-        inputs.cost_share *= paid
+        effects.cost_share *= paid
 
     def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
         sub = self.subsidy_per_trip(masks, ctx)
         per_day = sub / self.days_per_trip
         yen = (record.visit_pairs * per_day).sum(axis=(0, 1))
-        return yen * record.people_per_agent
+        return record.scale.people(yen)

@@ -1,0 +1,67 @@
+"""Codes shared by the kernel and the Python side (符号): random-stream decisions, person flags, cost classes.
+
+This module imports nothing heavy (no Numba), so the scenario schema and the levers can use it.
+The kernel reads these values as compile-time constants; `model.kernel.check_compiled_codes()`
+recompiles a cached kernel that was built with other values.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, IntFlag, unique
+
+from model.stages import N_TYPES, EngagementType
+
+
+@unique
+class Decision(IntEnum):
+    """One independent random stream per decision: a draw is hash(run key, step, decision, person).
+
+    Values must be unique (``@unique`` refuses an alias) and below 256 (the stream key packs
+    step·256 + decision). Kernel decisions come first; the Python-side draws of population
+    synthesis, new adults and municipal adoption follow.
+    """
+
+    MAIN = 0             # the step's event draw and the visit-day rounding
+    TARGET = 1           # choice of target region on a first visit
+    ENGAGE = 2           # 関わりしろ rationing and the engagement type
+    HOUSING = 3          # housing rationing for DUAL and SETTLE
+    OUTFLOW = 4          # destination of youth outflow
+    COUNT = 32           # agents per (region, age band) at the start (stochastic rounding)
+    AGE = 33             # age within the band; new adults' age within the step
+    INCOME = 34          # income (log-normal)
+    FLAGS = 35           # side-job and telework capability
+    CHILDREN = 36        # children under 18
+    BIRTH = 37           # birth region of metro residents (ゆかり)
+    STAGE = 38           # initial stage
+    INITIAL_TARGET = 39  # initial target region
+    TYPE = 40            # initial engagement type
+    TENURE = 41          # initial time in stage
+    NEW_COUNT = 48       # new adults per region and step (stochastic rounding)
+    ADOPTION = 56        # municipal adoption of 関係人口 programmes
+
+
+class PersonFlag(IntFlag):
+    """Bits of a person's `flags` byte."""
+
+    SIDEJOB = 1    # 副業・兼業 capable
+    TELEWORK = 2   # テレワーク capable
+
+
+# Cost and eligibility class: the engagement type, plus N_TYPES if side-job capable. Travel costs,
+# subsidies and visit tallies are kept per class, so a lever can target e.g. side-job workers.
+N_CLASSES = 2 * N_TYPES
+
+
+def cost_class(etype: int, sidejob: bool) -> int:
+    """Class of a person of type `etype`, side-job capable or not (the kernel's `cost_class`)."""
+    return int(etype) + N_TYPES * int(bool(sidejob))
+
+
+def class_type(cls: int) -> EngagementType:
+    """Engagement type of a cost class."""
+    return EngagementType(cls % N_TYPES)
+
+
+def class_is_sidejob(cls: int) -> bool:
+    """Is a cost class that of side-job-capable people?"""
+    return cls >= N_TYPES
