@@ -50,13 +50,19 @@ def test_run_and_compare_refuse_folders_and_files_they_did_not_write(tmp_path):
     sweep = tmp_path / "sweep"
     (sweep / "_sweep").mkdir(parents=True)
     (sweep / "_sweep" / "sweep.json").write_text("{}")
+    spec = tmp_path / "spec.toml"
+    spec.write_text(ISHIGAMI)
     before = snapshot(tmp_path)
     policy = str(REPO / "scenarios" / "policy_cko.toml")
     for target in (thesis, notes, sweep):
         assert_refused(kankei("run", *FAST, "--out", str(target)), "--out")
         assert_refused(kankei("compare", str(BASELINE), policy, "--reps", "1", *FAST, "--out", str(target)), "--out")
+    for target in (thesis, notes):
+        assert_refused(kankei("sweep", str(spec), "--executor", "serial", "--out", str(target)), str(target))
+    for target in (notes, thesis / "thesis.txt", thesis):      # the one file `kankei report` writes
+        assert_refused(kankei("report", str(sweep), "--out", str(target)), "--out")
     assert snapshot(tmp_path) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "sweep", "thesis"]   # nothing hidden added
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "spec.toml", "sweep", "thesis"]  # nothing hidden
 
 
 def test_results_folder_itself_is_refused(tmp_path):
