@@ -158,7 +158,7 @@ def _run(args: argparse.Namespace, plan, kind: str, out: Path):
 
     spec_text = Path(args.spec).read_text(encoding="utf-8")
     try:
-        if plan.spec.is_kankei:
+        if plan.spec.is_kankei and not args.scheduler:   # a remote cluster's workers load their own
             load_kernel()
         with open_executor(kind, workers=args.workers, scheduler=args.scheduler, warm=plan.spec.is_kankei) as handle:
             print(f"{plan.name}: {plan.spec.design.kind} design, {plan.n_points} point(s) × "

@@ -27,6 +27,19 @@ def kankei(*args: str, cwd: Path = REPO, env: dict | None = None, timeout: float
                           timeout=timeout, env=env)
 
 
+def cli(*args: str) -> subprocess.CompletedProcess:
+    """`kankei ARGS` in this process (for refusals, which happen before any work: no start-up cost)."""
+    import contextlib
+    import io
+
+    from experiments.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return subprocess.CompletedProcess(["kankei", *args], code, out.getvalue(), err.getvalue())
+
+
 def assert_refused(done: subprocess.CompletedProcess, *fragments: str) -> None:
     assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
     assert "Traceback" not in done.stderr, done.stderr
@@ -55,12 +68,12 @@ def test_run_and_compare_refuse_folders_and_files_they_did_not_write(tmp_path):
     before = snapshot(tmp_path)
     policy = str(REPO / "scenarios" / "policy_cko.toml")
     for target in (thesis, notes, sweep):
-        assert_refused(kankei("run", *FAST, "--out", str(target)), "--out")
-        assert_refused(kankei("compare", str(BASELINE), policy, "--reps", "1", *FAST, "--out", str(target)), "--out")
+        assert_refused(cli("run", *FAST, "--out", str(target)), "--out")
+        assert_refused(cli("compare", str(BASELINE), policy, "--reps", "1", *FAST, "--out", str(target)), "--out")
     for target in (thesis, notes):
-        assert_refused(kankei("sweep", str(spec), "--executor", "serial", "--out", str(target)), str(target))
+        assert_refused(cli("sweep", str(spec), "--executor", "serial", "--out", str(target)), str(target))
     for target in (notes, thesis / "thesis.txt", thesis):      # the one file `kankei report` writes
-        assert_refused(kankei("report", str(sweep), "--out", str(target)), "--out")
+        assert_refused(cli("report", str(sweep), "--out", str(target)), "--out")
     assert snapshot(tmp_path) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "spec.toml", "sweep", "thesis"]  # nothing hidden
 
@@ -72,7 +85,7 @@ def test_results_folder_itself_is_refused(tmp_path):
     (results / "README.md").write_text("# results")
     (results / "baseline" / "manifest.json").write_text(json.dumps({"kind": "run", "files": ["manifest.json"]}))
     before = snapshot(tmp_path)
-    done = kankei("run", *FAST, "--out", str(results))
+    done = cli("run", *FAST, "--out", str(results))
     assert_refused(done, "did not write")
     assert snapshot(tmp_path) == before
 
@@ -88,21 +101,22 @@ def test_a_kankei_folder_is_replaced_but_not_one_with_foreign_files_or_of_anothe
     assert again.returncode == 0, again.stderr
     assert json.loads((out / "manifest.json").read_text())["seeds"] != info["seeds"]
     (out / "my_notes.md").write_text("mine")
-    assert_refused(kankei("run", *FAST, "--out", str(out)), "my_notes.md")
+    assert_refused(cli("run", *FAST, "--out", str(out)), "my_notes.md")
     assert (out / "my_notes.md").read_text() == "mine"
     (out / "my_notes.md").unlink()
     policy = str(REPO / "scenarios" / "policy_cko.toml")
-    assert_refused(kankei("compare", str(BASELINE), policy, "--reps", "1", *FAST, "--out", str(out)), "'run' folder")
+    assert_refused(cli("compare", str(BASELINE), policy, "--reps", "1", *FAST, "--out", str(out)), "'run' folder")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
-def test_out_dot_and_mount_points_are_refused(tmp_path):
+def test_out_dot_and_mount_points_are_refused(tmp_path, monkeypatch):
     work = tmp_path / "work"
     work.mkdir()
-    assert_refused(kankei("run", *FAST, "--out", ".", cwd=work), "current folder")
+    monkeypatch.chdir(work)
+    assert_refused(cli("run", *FAST, "--out", "."), "current folder")
     assert list(work.iterdir()) == []
-    assert_refused(kankei("run", *FAST, "--out", "/proc"), "mount point")
-    assert_refused(kankei("run", *FAST, "--out", "/proc/kankei-results"), "cannot write")
+    assert_refused(cli("run", *FAST, "--out", "/proc"), "mount point")
+    assert_refused(cli("run", *FAST, "--out", "/proc/kankei-results"), "cannot write")
 
 
 # --- 4. a damaged result file is found, set aside and run again; readers name it ------------------
@@ -203,11 +217,11 @@ def test_nan_on_the_command_line_exits_2_and_writes_nothing(tmp_path):
 def test_bad_files_and_keys_give_one_line_and_exit_2(tmp_path):
     sjis = tmp_path / "sjis.toml"
     sjis.write_bytes('extends = "{}"\n# 関係人口のシナリオ\n'.format(BASELINE).encode("shift_jis"))
-    assert_refused(kankei("run", str(sjis), "--out", str(tmp_path / "a")), "sjis.toml", "line 2: not UTF-8")
+    assert_refused(cli("run", str(sjis), "--out", str(tmp_path / "a")), "sjis.toml", "line 2: not UTF-8")
     spec = tmp_path / "spec.toml"
     spec.write_bytes(ISHIGAMI.encode() + "# 感度分析\n".encode("shift_jis"))
-    assert_refused(kankei("sweep", str(spec), "--out", str(tmp_path / "b")), "spec.toml", "not UTF-8")
-    assert_refused(kankei("run", "--set", "run.seed.x=1", "--out", str(tmp_path / "c")), "run.seed.x",
+    assert_refused(cli("sweep", str(spec), "--out", str(tmp_path / "b")), "spec.toml", "not UTF-8")
+    assert_refused(cli("run", "--set", "run.seed.x=1", "--out", str(tmp_path / "c")), "run.seed.x",
                    "run.seed is a single value")
     for name, text, fragment in (("empty.csv", "", "is empty"),
                                  ("header.csv", "code,name_ja,name_en,kind,lat,lon,pop_18_19\n", "no rows"),
@@ -215,7 +229,7 @@ def test_bad_files_and_keys_give_one_line_and_exit_2(tmp_path):
         (tmp_path / name).write_text(text, encoding="utf-8")
         scenario = tmp_path / f"{name}.toml"
         scenario.write_text(f'extends = "{BASELINE}"\n[regions]\ndata = "{tmp_path / name}"\n')
-        assert_refused(kankei("run", str(scenario), "--out", str(tmp_path / "d")), name, fragment)
+        assert_refused(cli("run", str(scenario), "--out", str(tmp_path / "d")), name, fragment)
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == []
 
 
@@ -224,11 +238,11 @@ def test_compare_checks_names_and_regions_before_any_run(tmp_path):
     twin = tmp_path / "twin"
     twin.mkdir()
     (twin / "policy_cko.toml").write_text(f'extends = "{policy}"\n')
-    done = kankei("compare", str(BASELINE), str(policy), str(twin / "policy_cko.toml"), *FAST,
+    done = cli("compare", str(BASELINE), str(policy), str(twin / "policy_cko.toml"), *FAST,
                   "--out", str(tmp_path / "c"))
     assert_refused(done, "distinct names")
     ohnan = REPO / "scenarios" / "cases" / "ohnan.toml"
-    done = kankei("compare", str(BASELINE), str(ohnan), "--set", "run.people_per_agent=5000", "--out",
+    done = cli("compare", str(BASELINE), str(ohnan), "--set", "run.people_per_agent=5000", "--out",
                   str(tmp_path / "c"))
     assert_refused(done, "regions.data", "differs from the baseline")
     assert not (tmp_path / "c").exists()
@@ -237,7 +251,7 @@ def test_compare_checks_names_and_regions_before_any_run(tmp_path):
 def test_sensitivity_checks_the_outcome_before_running(tmp_path):
     spec = tmp_path / "spec.toml"
     spec.write_text(ISHIGAMI.replace('kind = "lhs"\nsamples = 6', 'kind = "sobol"\nsamples = 1024'))
-    done = kankei("sensitivity", str(spec), "--outcome", "nope", "--out", str(tmp_path / "s"), timeout=60)
+    done = cli("sensitivity", str(spec), "--outcome", "nope", "--out", str(tmp_path / "s"))
     assert_refused(done, "--outcome: nope", "allowed: y")
     assert not (tmp_path / "s").exists()
 
@@ -246,7 +260,7 @@ def test_a_bad_region_code_in_a_design_is_refused_up_front(tmp_path):
     spec = tmp_path / "spec.toml"
     spec.write_text(f'scenario = "{REPO / "scenarios" / "policy_cko.toml"}"\n[parameters]\n'
                     '"levers.0.regions" = {{ levels = [[32], [99]] }}\n'.replace("{{", "{").replace("}}", "}"))
-    assert_refused(kankei("sweep", str(spec), "--out", str(tmp_path / "s")), "parameters.levers.0.regions",
+    assert_refused(cli("sweep", str(spec), "--out", str(tmp_path / "s")), "parameters.levers.0.regions",
                    "unknown region code 99")
     assert not (tmp_path / "s").exists()
 
