@@ -332,3 +332,19 @@ def test_a_folder_in_use_is_refused_before_any_worker_starts(tmp_path):
         done = kankei("sweep", str(spec), "--workers", "2", "--quiet", "--out", str(out))
     assert_refused(done, "another sweep is writing to this folder (pid 1 on elsewhere")
     assert "worker process" not in done.stderr               # refused before the pool started
+
+
+@pytest.mark.slow
+def test_a_cold_kernel_cache_is_announced_before_the_progress_bar(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'scenario = "{BASELINE}"\nhorizon_years = 0.25\n[set]\n"run.people_per_agent" = 20000\n'
+                    '[parameters]\n"rates.visit" = [0.04, 0.06]\n[outputs]\nkeep = ["summary"]\n')
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}    # nothing cached yet
+    done = kankei("sweep", str(spec), "--executor", "serial", "--out", str(tmp_path / "s"), env=env)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    first = next(i for i, line in enumerate(lines) if "compiling the kernel (once" in line)
+    assert lines[first + 1].startswith("kankei: kernel compiled in ")
+    assert first < next(i for i, line in enumerate(lines) if "grid design" in line)     # before the runs start
+    again = kankei("sweep", str(spec), "--executor", "serial", "--out", str(tmp_path / "t"), env=env)
+    assert again.returncode == 0 and "compiling" not in again.stderr                  # cached now
