@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import sys
 from pathlib import Path
@@ -16,8 +15,6 @@ from model.schema import ScenarioError
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141      # 128 + SIGPIPE, what a Unix tool killed by a closed pipe reports
-# a full disk or quota, a file too large, a read-only file system, no permission
-WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
 
 DESCRIPTION = """\
 Kankei (関係): an agent-based simulator of Japan's 関係人口 (relationship population) policy.
@@ -246,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
     except OSError as exc:
+        from experiments.atomic import WRITE_ERRORS
+
         if exc.errno not in WRITE_ERRORS:
             raise
         where = f" {exc.filename}" if exc.filename else ""

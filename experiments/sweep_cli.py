@@ -170,6 +170,14 @@ def _run(args: argparse.Namespace, plan, kind: str, out: Path):
         print(f"kankei: interrupted; finished runs are kept in {out}; run the same command again to resume",
               file=sys.stderr)
         return None
+    except OSError as exc:
+        from experiments.atomic import WRITE_ERRORS
+
+        if exc.errno not in WRITE_ERRORS:
+            raise
+        raise ScenarioError(out, "", f"cannot write: {exc.strerror or exc}; finished runs are kept, nothing is "
+                            "half-written: free some space (or fix the permission) and run the same command again "
+                            "to resume") from None
 
 
 def kernel_cached() -> bool:

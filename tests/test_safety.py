@@ -348,3 +348,29 @@ def test_a_cold_kernel_cache_is_announced_before_the_progress_bar(tmp_path):
     assert first < next(i for i, line in enumerate(lines) if "grid design" in line)     # before the runs start
     again = kankei("sweep", str(spec), "--executor", "serial", "--out", str(tmp_path / "t"), env=env)
     assert again.returncode == 0 and "compiling" not in again.stderr                  # cached now
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 40 kB tmpfs: a real full disk (needs root; skipped elsewhere)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_is_one_line_exit_2_and_nothing_half_written(full_disk, tmp_path):
+    done = kankei("run", *FAST, "--out", str(full_disk / "res"))
+    assert_refused(done, "No space left on device", "nothing was written")
+    assert list(full_disk.iterdir()) == []
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'scenario = "{BASELINE}"\nhorizon_years = 1\n[set]\n"run.people_per_agent" = 20000\n'
+                    '[parameters]\n"rates.visit" = [0.04, 0.06, 0.08]\n[outputs]\nkeep = ["summary"]\n')
+    done = kankei("sweep", str(spec), "--executor", "serial", "--quiet", "--out", str(full_disk / "sweep"))
+    assert_refused(done, "No space left on device", "finished runs are kept")
+    assert not [p for p in full_disk.rglob(".*")]                       # no temporary left behind
+    for path in (full_disk / "sweep").glob("run-*.parquet"):             # what is there is whole
+        pd.read_parquet(path)
