@@ -242,15 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
-    except OSError as exc:
+    except OSError as exc:   # a write error not met by a command's own handling (e.g. opening a sweep folder)
         from experiments.atomic import WRITE_ERRORS
 
         if exc.errno not in WRITE_ERRORS:
             raise
-        where = f" {exc.filename}" if exc.filename else ""
-        kept = " (finished runs are kept; run the same command again to resume)" if args.command in (
-            "sweep", "sensitivity") else "; nothing was written"
-        print(f"kankei: error: cannot write{where}: {exc.strerror or exc}{kept}", file=sys.stderr)
+        print(f"kankei: error: cannot write {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
 
 
