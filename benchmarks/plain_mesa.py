@@ -292,7 +292,6 @@ class PlainRelationModel(mesa.Model):
     def __init__(self, source, ids: np.ndarray, first_step: int = 0, seed: int = 0) -> None:
         super().__init__(rng=seed)
         src = source
-        cfg = src.config
         self.source = src
         self.first_step = first_step
         self.dt = float(src.dt)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from model.paths import default_scenario, results_dir
 from model.schema import ScenarioError
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141      # 128 + SIGPIPE, what a Unix tool killed by a closed pipe reports
 
 DESCRIPTION = """\
 Kankei (関係): an agent-based simulator of Japan's 関係人口 (relationship population) policy.
@@ -50,13 +53,6 @@ interval, paired sd, replications needed, status and a note for every missing va
 and engaged person-year with their status), transfers.csv and .parquet (the ledger by fiscal year,
 item, payer and where it falls), series.parquet, runs.parquet and comparison.png.
 """
-
-
-
-
-
-
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The `kankei` parser with its sub-commands."""
@@ -121,8 +117,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from experiments.runs import run_scenario, write_outputs
     from model.parameters import load_scenario
 
+    from experiments.atomic import check_output_folder
+
     scenario = load_scenario(args.scenario or default_scenario(), overrides=arguments.overrides(args.overrides))
-    out_dir = Path(args.out) if args.out else results_dir() / scenario.name
+    out_dir = check_output_folder(Path(args.out) if args.out else results_dir() / scenario.name, "run")
     total = args.reps * scenario.config.run.n_steps
     with tqdm(total=total, desc=f"{scenario.name}", unit="step", disable=True if args.quiet else None,
               file=sys.stderr) as bar:
@@ -143,36 +141,74 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """`kankei compare`: validate every scenario first, run the pairs, write all outputs at once."""
     from tqdm import tqdm
 
-    from experiments.atomic import atomic_folder
+    from experiments.atomic import atomic_folder, check_output_folder
     from experiments.compare import compare
     from experiments.compare_text import format_comparison
     from experiments.plots import plot_comparison
+    from experiments.provenance import code_version, package_versions, parameter_hash
     from model.parameters import load_scenario
 
     overrides = arguments.overrides(args.overrides)
     baseline = load_scenario(args.baseline, overrides=overrides)
     policies = [load_scenario(p, overrides=overrides) for p in args.policies]
-    out_dir = Path(args.out) if args.out else results_dir() / f"compare_{baseline.name}"
+    check_comparable(baseline, policies)
+    out_dir = check_output_folder(Path(args.out) if args.out else results_dir() / f"compare_{baseline.name}",
+                                  "compare")
     total = args.reps * (1 + len(policies))
     with tqdm(total=total, desc="runs", unit="run", disable=True if args.quiet else None, file=sys.stderr) as bar:
         result = compare(baseline, policies, reps=args.reps, seed=args.seed, progress=bar.update,
                          precision=args.precision)
-    with atomic_folder(out_dir) as tmp:
+    with atomic_folder(out_dir, "compare") as tmp:
         for name in ("table", "cost", "series", "runs", "transfers"):
             frame = getattr(result, name)
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
             if name in ("table", "cost", "transfers"):
                 frame.to_csv(tmp / f"{name}.csv", index=False)
         plot_comparison(result, tmp / "comparison.png")
+        info = {"baseline": baseline.source, "policies": [p.source for p in policies], "reps": args.reps,
+                "seed": args.seed, "overrides": {k: str(v) for k, v in overrides.items()},
+                "code_version": code_version(), "packages": package_versions(),
+                "parameter_hashes": {s.name: parameter_hash(s.config) for s in (baseline, *policies)}}
+        (tmp / "manifest.json").write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
     print("\n" + format_comparison(result, baseline.name, args.precision))
     print(f"\nwrote {out_dir}")
     return 0
 
 
+def check_comparable(baseline, policies) -> None:
+    """Before any run: policy names are distinct and every scenario has the baseline's regions and steps."""
+    from model.regions import read_region_table
+
+    seen: dict[str, str] = {baseline.name: baseline.source}
+    for p in policies:
+        if p.name in seen:
+            raise ScenarioError(p.source, "run.name", f"the name {p.name!r} is also the name of {seen[p.name]}; "
+                                "scenarios in one comparison need distinct names (set run.name or rename a file)")
+        seen[p.name] = p.source
+    codes = read_region_table(baseline.data_path()).codes
+    grid = _time_grid(baseline)
+    for p in policies:
+        other = read_region_table(p.data_path()).codes
+        if len(other) != len(codes) or (other != codes).any():
+            raise ScenarioError(p.source, "regions.data", f"its region table ({p.data_path()}, {len(other)} regions) "
+                                f"differs from the baseline's ({baseline.data_path()}, {len(codes)} regions); "
+                                "a comparison needs the same regions in both")
+        if _time_grid(p) != grid:
+            raise ScenarioError(p.source, "run", f"start, steps per year and steps {_time_grid(p)} differ from the "
+                                f"baseline's {grid}; a comparison needs the same time steps")
+
+
+def _time_grid(scenario) -> tuple:
+    run = scenario.config.run
+    return run.start, run.steps_per_year, run.n_steps
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """`kankei report`: build the page, then write it at once."""
+    from experiments.atomic import check_report_file
     from experiments.report import write_report
 
+    check_report_file(args.out or Path(args.directory) / f"report-{args.lang}.html")
     print(f"wrote {write_report(args.directory, args.lang, args.out)}")
     return 0
 
@@ -188,7 +224,13 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `kankei` console script."""
+    """Entry point of the `kankei` console script.
+
+    A user mistake is one line on stderr and exit status 2; Ctrl-C (once or twice) is one line and
+    130; a closed pipe (`kankei run | head`) ends quietly with 141 after the outputs are written.
+    """
+    from experiments.interrupts import quiet_second_interrupt
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -197,8 +239,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kankei: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
+        quiet_second_interrupt()
         print("kankei: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:   # a write error not met by a command's own handling (e.g. opening a sweep folder)
+        from experiments.atomic import WRITE_ERRORS
+
+        if exc.errno not in WRITE_ERRORS:
+            raise
+        print(f"kankei: error: cannot write {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so that Python's exit flush stays quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -13,16 +13,19 @@ Any other `Executor` works too (e.g. ``mpi4py.futures.MPIPoolExecutor``): pass i
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
 
+from experiments.interrupts import ignore_interrupts, interrupts_ignored
 from model.parameters import ScenarioError
 
 EXECUTORS = ("serial", "processes", "dask")
@@ -67,7 +70,14 @@ def worker_setup(numba_threads: int = 1, warm: bool = True) -> None:
     import model  # noqa: F401
 
     if warm:
-        _warm_up()
+        warm_up()
+
+
+def pool_worker_setup(numba_threads: int = 1, warm: bool = True) -> None:
+    """`worker_setup` for a local pool's worker, which also ignores SIGINT: Ctrl-C is the main
+    process's business (experiments.interrupts)."""
+    ignore_interrupts()
+    worker_setup(numba_threads, warm)
 
 
 def _restore_malloc_thresholds() -> None:
@@ -89,7 +99,8 @@ def _restore_malloc_thresholds() -> None:
         pass
 
 
-def _warm_up() -> None:
+def warm_up() -> None:
+    """Run a tiny model for one step: loads the kernel from Numba's cache (or compiles it)."""
     try:
         from model import RelationModel
 
@@ -108,9 +119,25 @@ class ExecutorHandle:
     numba_threads: int | None   # Numba threads per run (None: leave the process's setting)
     description: str
     slots: Callable[[], int]    # how many runs to keep in flight
+    pool: "ProcessPool | None" = None   # a local process pool that can be replaced when a worker dies
 
     def in_flight(self) -> int:
         return max(1, self.slots())
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Submit one task."""
+        return self.executor.submit(fn, *args)
+
+    def lost_worker(self, exc: BaseException) -> bool:
+        """Did this task's future fail because its worker process died (and can the pool be replaced)?"""
+        return self.pool is not None and isinstance(exc, BrokenProcessPool)
+
+    def replace_pool(self) -> str:
+        """Replace a broken process pool with a fresh one; returns how the dead worker(s) ended."""
+        assert self.pool is not None
+        death = self.pool.replace()
+        self.executor = self.pool.executor
+        return death
 
 
 def default_workers() -> int:
@@ -138,7 +165,9 @@ def _start_workers(pool: ProcessPoolExecutor, n: int, numba_threads: int, timeou
         seen: set[int] = set()
         deadline = time.monotonic() + timeout
         while len(seen) < n and time.monotonic() < deadline:
-            seen.update(f.result() for f in [pool.submit(_ready, 0.05) for _ in range(n)])
+            with interrupts_ignored():   # the workers start here and inherit the ignored SIGINT
+                futures = [pool.submit(_ready, 0.05) for _ in range(n)]
+            seen.update(f.result() for f in futures)
     finally:
         if saved is None:
             os.environ.pop("NUMBA_NUM_THREADS", None)
@@ -146,10 +175,70 @@ def _start_workers(pool: ProcessPoolExecutor, n: int, numba_threads: int, timeou
             os.environ["NUMBA_NUM_THREADS"] = saved
 
 
+def signal_text(exitcode: int | None) -> str:
+    """How a worker process ended, from its exit code: 'killed by SIGKILL', 'exit status 1', ..."""
+    import signal
+
+    if exitcode is None:
+        return "still running"
+    if exitcode < 0:
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit status {exitcode}"
+
+
+class ProcessPool:
+    """A spawn `ProcessPoolExecutor` whose workers are started up front and which can be replaced
+    when a worker dies (an out-of-memory kill, a segfault): the runner then retries the runs."""
+
+    def __init__(self, workers: int, numba_threads: int, warm: bool = True) -> None:
+        self.workers = workers
+        self.numba_threads = numba_threads
+        self.warm = warm
+        self.executor = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
+                                   initializer=pool_worker_setup, initargs=(self.numba_threads, self.warm))
+        _start_workers(pool, self.workers, self.numba_threads)
+        # the worker processes, kept to read how one ended and to stop them on Ctrl-C
+        self.processes = dict(getattr(pool, "_processes", None) or {})
+        return pool
+
+    def replace(self) -> str:
+        """Start a fresh pool in place of a broken one; returns how its dead worker(s) ended."""
+        old, processes = self.executor, self.processes
+        old.shutdown(wait=False, cancel_futures=True)
+        for p in processes.values():
+            p.join(timeout=10)
+        # the pool terminates (SIGTERM) its other workers once one died: report the others first
+        ends = sorted(((p.exitcode, pid) for pid, p in processes.items()), key=lambda e: e[0] == -15)
+        death = "; ".join(f"worker {pid} {signal_text(code)}" for code, pid in ends[:1]) or "a worker died"
+        self.executor = self._start()
+        return death
+
+    def stop(self) -> None:
+        """Stop at once: kill the workers (runs in flight are abandoned) and let the pool go."""
+        for p in self.processes.values():
+            if p.is_alive():
+                p.kill()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for p in self.processes.values():
+            p.join(timeout=5)
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
 @contextmanager
 def open_executor(kind: str = "processes", workers: int | None = None, scheduler: str | None = None,
-                  numba_threads: int = 1) -> Iterator[ExecutorHandle]:
-    """Start (and afterwards stop) an executor of `kind`; yields an `ExecutorHandle`."""
+                  numba_threads: int = 1, warm: bool = True) -> Iterator[ExecutorHandle]:
+    """Start (and afterwards stop) an executor of `kind`; yields an `ExecutorHandle`.
+
+    `warm`: each pool worker loads the Kankei kernel before the first run (not needed for
+    function models)."""
     if kind not in EXECUTORS:
         raise ScenarioError("--executor", kind, f"unknown executor; allowed: {', '.join(EXECUTORS)}")
     if scheduler and kind != "dask":
@@ -159,25 +248,32 @@ def open_executor(kind: str = "processes", workers: int | None = None, scheduler
         return
     if kind == "processes":
         n = workers or default_workers()
-        pool = ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"), initializer=worker_setup,
-                                   initargs=(numba_threads,))
+        pool = ProcessPool(n, numba_threads, warm)
         try:
-            _start_workers(pool, n, numba_threads)
-            yield ExecutorHandle(pool, "processes", n, numba_threads,
-                                 f"{n} worker process(es), {numba_threads} Numba thread(s) each", lambda: 2 * n)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            yield ExecutorHandle(pool.executor, "processes", n, numba_threads,
+                                 f"{n} worker process(es), {numba_threads} Numba thread(s) each", lambda: 2 * n,
+                                 pool=pool)
+        except BaseException:
+            pool.stop()           # Ctrl-C or an error: do not wait for the runs in flight
+            raise
+        else:
+            pool.shutdown()
         return
     with _dask(workers, scheduler, numba_threads) as handle:
         yield handle
 
 
-def _numba_plugin(numba_threads: int) -> Any:
-    """A Dask worker plugin running `worker_setup` on every worker, present and future."""
+def _numba_plugin(numba_threads: int, local: bool) -> Any:
+    """A Dask worker plugin running `worker_setup` on every worker, present and future; the
+    workers of a local cluster also ignore SIGINT (Ctrl-C is this process's business)."""
     from distributed import WorkerPlugin
 
     class NumbaWorkerSetup(WorkerPlugin):
         def setup(self, worker: Any) -> None:
+            if local:
+                ignore_interrupts()
+                # runs cancelled by a Ctrl-C of the sweep end with CancelledError: not worth a warning
+                logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
             worker_setup(numba_threads)
 
     return NumbaWorkerSetup()
@@ -220,7 +316,7 @@ def _dask(workers: int | None, scheduler: str | None, numba_threads: int) -> Ite
         client = Client(cluster)
         where = f"Dask LocalCluster, {n} worker process(es) × 1 thread at {cluster.scheduler_address}"
     try:
-        client.register_plugin(_numba_plugin(numba_threads), name="kankei-numba-setup")
+        client.register_plugin(_numba_plugin(numba_threads, local=cluster is not None), name="kankei-numba-setup")
 
         cache = {"at": 0.0, "slots": 2}
 
@@ -233,7 +329,11 @@ def _dask(workers: int | None, scheduler: str | None, numba_threads: int) -> Ite
 
         yield ExecutorHandle(client.get_executor(pure=False), "dask", sum(client.nthreads().values()),
                              numba_threads, where, slots)
+    except KeyboardInterrupt:
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)   # Ctrl-C: close quietly
+        raise
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+_warm_up = warm_up   # the name benchmarks/bench_sweep.py imports

@@ -85,7 +85,7 @@ def run_scenario(scenario: KankeiScenario, reps: int = 1, seed: int | None = Non
 
 def write_outputs(out: RunOutputs, scenario: KankeiScenario, directory: Path) -> Path:
     """Write Parquet tables, the manifest and the chart into `directory`, all or nothing."""
-    with atomic_folder(directory) as tmp:
+    with atomic_folder(directory, kind="run") as tmp:
         for name in ("stages", "population", "flows", "visit_days", "kpis", "spending"):
             getattr(out, name).to_parquet(tmp / f"{name}.parquet", index=False)
         out.summary().to_csv(tmp / "summary.csv")

@@ -16,7 +16,6 @@ import hashlib
 import importlib
 import json
 import math
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import product
@@ -26,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from model.parameters import DEFAULT_SCENARIO, ScenarioError, read_scenario, scenario_from_raw
+from model.parameters import DEFAULT_SCENARIO, ScenarioError, load_toml, read_scenario, scenario_from_raw
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 OUTPUT_KINDS = ("time_series", "yearly", "summary")
@@ -40,7 +39,7 @@ FUNCTION_ALIASES = {"ishigami": "experiments.testfunctions:ishigami"}
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ParameterRange(_Strict):
@@ -243,12 +242,7 @@ def load_spec(path: str | Path) -> ExperimentSpec:
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(path, "", "experiment spec file not found")
-    try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(path, "", f"not valid TOML: {exc}") from None
-    return parse_spec(raw, str(path))
+    return parse_spec(load_toml(path), str(path))
 
 
 def resolve_function(model: str, source: str = "<spec>") -> Callable[..., dict[str, float]]:
@@ -506,11 +500,15 @@ def _attribute(exc: ScenarioError, spec: ExperimentSpec, spec_path: str, overrid
 
 
 def fingerprint(plan: Plan) -> str:
-    """Identity of a sweep: what every run simulates and keeps. Equal fingerprints, equal results."""
+    """Identity of a sweep: what every run simulates and keeps, and the content of its data files.
+    Equal fingerprints, equal results."""
     h = hashlib.sha256()
     spec = plan.spec
     h.update(json.dumps({"model": spec.model, "outputs": spec.outputs.model_dump(mode="json"),
                          "params": list(spec.parameters)}, sort_keys=True).encode())
     for r in plan.runs:
         h.update(f"{r.run}:{r.point}:{r.rep}:{r.seed}:{r.param_hash};".encode())
+    # the content of every data file, not only its path: an edited table is a different sweep
+    for path in sorted({str(sc.data_path()) for sc in plan.scenarios.values()}):
+        h.update(f"{path}:{hashlib.sha256(Path(path).read_bytes()).hexdigest()};".encode())
     return h.hexdigest()

@@ -4,24 +4,29 @@ Layout of a sweep folder (docs/experiments.md has the details)::
 
     DIR/run-000000.parquet      tidy results of run 0 (one file per finished run)
     DIR/run-000001.parquet      ...
-    DIR/_runs/run-000000.parquet  run-table row of run 0 (ok or failed, with its traceback)
+    DIR/_runs/run-000000.pq     run-table row of run 0 (ok or failed, with its traceback)
     DIR/_sweep/sweep.json       the sweep: spec, overrides, root seed, design, fingerprint, sessions
-    DIR/_sweep/design.parquet   every planned run: run, point, rep, seed, parameters, parameter hash
+    DIR/_sweep/design.pq        every planned run: run, point, rep, seed, parameters, parameter hash
     DIR/_sweep/spec.toml        the spec file as given
-    DIR/_sweep/lock             held while a sweep writes here
+    DIR/_sweep/lock             held (filelock) while a sweep writes here; lock.owner says who
+    DIR/_sweep/damaged/         finished run files that failed their checksum, moved aside and re-run
 
 Names starting with ``_`` or ``.`` are skipped by pyarrow's dataset discovery, so
-``pandas.read_parquet(DIR)`` reads exactly the results, and so does DuckDB's ``'DIR/*.parquet'``.
+``pandas.read_parquet(DIR)`` reads exactly the results (with nullable integer step, year and
+region columns), and so does DuckDB's ``'DIR/*.parquet'``; the metadata tables are Parquet files
+named ``*.pq``, so that even a recursive ``'DIR/**/*.parquet'`` finds only results.
 
 Every file is written to a hidden temporary name, flushed to disk and then renamed over its final
 name, and only the sweep's own process writes here (workers return their Parquet bytes). A run is
-finished exactly when its ``run-*.parquet`` file exists; its run-table row is also stored in that
-file's metadata, so a row lost to a kill between the two renames is restored on resume.
+finished exactly when its ``run-*.parquet`` file exists and matches the size and SHA-256 its
+run-table row records; a damaged file is moved to ``_sweep/damaged/`` and the run is run again.
+The run-table row is also stored in the result file's metadata, so a row lost to a kill between
+the two renames is restored on resume (after the file has been read through).
 """
 
 from __future__ import annotations
 
-import errno
+import hashlib
 import io
 import json
 import os
@@ -39,10 +44,13 @@ from model.parameters import ScenarioError
 
 RUNS_DIR = "_runs"
 META_DIR = "_sweep"
-DESIGN_FILE = f"{META_DIR}/design.parquet"
+DESIGN_FILE = f"{META_DIR}/design.pq"
+ROW_SUFFIX = ".pq"     # run-table rows and the design: Parquet, but outside a '**/*.parquet' glob
 SWEEP_FILE = f"{META_DIR}/sweep.json"
 SPEC_FILE = f"{META_DIR}/spec.toml"
 LOCK_FILE = f"{META_DIR}/lock"
+LOCK_OWNER_FILE = f"{META_DIR}/lock.owner"
+DAMAGED_DIR = f"{META_DIR}/damaged"
 META_KEY = b"kankei.run"
 
 _DICT = pa.dictionary(pa.int32(), pa.string())
@@ -63,7 +71,12 @@ ROW_FIELDS = [
     pa.field("worker", pa.string()), pa.field("code_version", pa.string()),
     pa.field("parameter_hash", pa.string()), pa.field("packages", pa.string()),
     pa.field("numba_compiles", pa.int32()), pa.field("error", pa.string()),
+    pa.field("file_bytes", pa.int64()), pa.field("file_sha256", pa.string()),   # of the result file (ok runs)
 ]
+# pandas metadata: pandas.read_parquet(DIR) gives nullable integers (not float64) for these columns
+_PANDAS_META = json.dumps({"index_columns": [], "column_indexes": [], "columns": [
+    {"name": n, "field_name": n, "pandas_type": t.lower(), "numpy_type": t, "metadata": None}
+    for n, t in (("step", "Int32"), ("year", "Int16"), ("region", "Int16"))]}).encode()
 _ARROW_TYPES = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(), "str": pa.string(),
                 "json": pa.string()}
 
@@ -135,7 +148,7 @@ def encode_results(records, ident: dict[str, Any], params: dict[str, Any], types
                                                           pa.array(records.variables(), pa.string()))
         data["value"] = pa.array(cols["value"][0], type=pa.float64())
     table = pa.Table.from_pydict(data, schema=schema)
-    table = table.replace_schema_metadata({META_KEY: json.dumps(row, default=str).encode()})
+    table = table.replace_schema_metadata({META_KEY: json.dumps(row, default=str).encode(), b"pandas": _PANDAS_META})
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd")
     return buf.getvalue()
@@ -159,12 +172,16 @@ def encode_row(row: dict[str, Any], types: dict[str, str]) -> bytes:
 def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
     """Write `data` to `path` all at once: a hidden temporary file, fsync, then rename over `path`."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        if durable:
-            os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            if durable:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)     # a full disk or an interrupt leaves nothing half-written
+        raise
 
 
 def result_path(directory: Path, run: int) -> Path:
@@ -172,7 +189,7 @@ def result_path(directory: Path, run: int) -> Path:
 
 
 def row_path(directory: Path, run: int) -> Path:
-    return Path(directory) / RUNS_DIR / f"run-{run:06d}.parquet"
+    return Path(directory) / RUNS_DIR / f"run-{run:06d}{ROW_SUFFIX}"
 
 
 def _run_id(path: Path) -> int | None:
@@ -189,7 +206,7 @@ class SweepStore:
     def __init__(self, directory: str | Path, durable: bool = True) -> None:
         self.directory = Path(directory)
         self.durable = durable
-        self._lock_fd: int | None = None
+        self._lock_obj = None
         self.types: dict[str, str] = {}
 
     # opening -----------------------------------------------------------------------------------
@@ -206,6 +223,7 @@ class SweepStore:
                 previous = json.loads(sweep_file.read_text())
             except (OSError, ValueError) as exc:
                 raise ScenarioError(d, SWEEP_FILE, f"unreadable sweep description: {exc}") from None
+            _check_not_locked(d)
             if previous.get("fingerprint") != plan.fingerprint:
                 raise ScenarioError(d, "", "this folder holds a different sweep "
                                     f"({previous.get('name')!r}: {previous.get('runs')} runs, root seed "
@@ -253,29 +271,23 @@ class SweepStore:
         return state
 
     def _lock(self) -> None:
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(self.directory / LOCK_FILE, timeout=0)
         try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX: no lock
-            return
-        path = self.directory / LOCK_FILE
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                owner = path.read_text().strip() if path.is_file() else "?"
-                raise ScenarioError(self.directory, "", f"another sweep is writing to this folder ({owner})") from None
-            raise
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {_now()}\n".encode())
-        self._lock_fd = fd
+            lock.acquire()
+        except Timeout:
+            raise ScenarioError(self.directory, "", f"another sweep is writing to this folder ({_owner(self.directory)})"
+                                ) from None
+        self._lock_obj = lock
+        atomic_write(self.directory / LOCK_OWNER_FILE,
+                     f"pid {os.getpid()} on {socket.gethostname()} since {_now()}\n".encode(), self.durable)
 
     def close(self) -> None:
         """Release the folder's lock."""
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        if self._lock_obj is not None:
+            self._lock_obj.release()
+            self._lock_obj = None
 
     def __enter__(self) -> "SweepStore":
         return self
@@ -301,11 +313,20 @@ class SweepStore:
         atomic_write(self.directory / DESIGN_FILE, buf.getvalue(), self.durable)
 
     def scan(self, plan) -> dict[str, Any]:
-        """Finished runs (their result file exists), failed ones, and rows restored from result files."""
+        """Finished runs (their result file exists and is intact), failed ones, rows restored from
+        result files, and damaged result files (moved to `_sweep/damaged/`, to be run again)."""
         d = self.directory
         planned = {r.run for r in plan.runs}
         finished = {i for p in d.glob("run-*.parquet") if (i := _run_id(p)) is not None and i in planned}
-        status = read_statuses(d)
+        rows = read_rows(d, ["run", "status", "file_bytes", "file_sha256"])
+        status = {i: r["status"] for i, r in rows.items()}
+        damaged: list[int] = []
+        for i in sorted(finished):
+            if not intact(result_path(d, i), rows.get(i) if status.get(i) == "ok" else None):
+                self._set_aside(i)
+                damaged.append(i)
+                status.pop(i, None)
+        finished -= set(damaged)
         failed: set[int] = set()
         for i, st in status.items():
             if i in finished:
@@ -317,11 +338,20 @@ class SweepStore:
         repaired = 0
         for i in sorted(finished):
             if status.get(i) != "ok":                       # killed between the two renames
-                meta = pq.read_schema(result_path(d, i)).metadata or {}
-                row = json.loads(meta[META_KEY])
+                path = result_path(d, i)
+                row = json.loads((pq.read_schema(path).metadata or {})[META_KEY])
+                row.update(file_checksum(path.read_bytes()))
                 atomic_write(row_path(d, i), encode_row(row, self.types), self.durable)
                 repaired += 1
-        return {"finished": finished, "failed": failed, "repaired": repaired}
+        return {"finished": finished, "failed": failed, "repaired": repaired, "damaged": damaged}
+
+    def _set_aside(self, run: int) -> None:
+        """Move a damaged result file to `_sweep/damaged/` (kept, not deleted) and drop its row."""
+        target = self.directory / DAMAGED_DIR
+        target.mkdir(parents=True, exist_ok=True)
+        n = len(list(target.glob(f"run-{run:06d}.parquet*")))
+        os.replace(result_path(self.directory, run), target / f"run-{run:06d}.parquet.{n}")
+        row_path(self.directory, run).unlink(missing_ok=True)
 
     # writing -----------------------------------------------------------------------------------
     def write_result(self, run: int, payload: bytes) -> Path:
@@ -342,13 +372,60 @@ class SweepStore:
         atomic_write(path, json.dumps(info, indent=2, ensure_ascii=False, default=str).encode(), self.durable)
 
 
-def read_statuses(directory: Path) -> dict[int, str]:
-    """`{run: status}` of every run-table row in a sweep folder."""
-    files = sorted(str(p) for p in (Path(directory) / RUNS_DIR).glob("run-*.parquet"))
+def read_rows(directory: Path, columns: list[str]) -> dict[int, dict[str, Any]]:
+    """`{run: {column: value}}` of every run-table row in a sweep folder (missing columns are None)."""
+    files = sorted(str(p) for p in (Path(directory) / RUNS_DIR).glob(f"run-*{ROW_SUFFIX}"))
     if not files:
         return {}
-    t = _arrow_table(_read(files, ["run", "status"]))
-    return dict(zip(t.column("run").to_pylist(), t.column("status").to_pylist()))
+    t = _arrow_table(_read(files)).to_pylist()
+    return {r["run"]: {c: r.get(c) for c in columns} for r in t}
+
+
+def read_statuses(directory: Path) -> dict[int, str]:
+    """`{run: status}` of every run-table row in a sweep folder."""
+    return {i: r["status"] for i, r in read_rows(directory, ["status"]).items()}
+
+
+def file_checksum(payload: bytes) -> dict[str, Any]:
+    """What the run table records of a result file: its size and SHA-256."""
+    return {"file_bytes": len(payload), "file_sha256": hashlib.sha256(payload).hexdigest()}
+
+
+def intact(path: Path, row: dict[str, Any] | None) -> bool:
+    """Is a result file whole? Checked against its run-table row's size and SHA-256 when it has
+    them, else by reading the file through (a row lost to a kill, or a sweep from before checksums)."""
+    try:
+        if row is not None and row.get("file_sha256"):
+            data = path.read_bytes()
+            return len(data) == row["file_bytes"] and hashlib.sha256(data).hexdigest() == row["file_sha256"]
+        pq.read_table(path)
+        json.loads((pq.read_schema(path).metadata or {})[META_KEY])
+        return True
+    except (OSError, ValueError, KeyError, pa.ArrowException):
+        return False
+
+
+def _check_not_locked(directory: Path) -> None:
+    """Refuse at once (before any worker starts) when another sweep holds the folder's lock."""
+    from filelock import FileLock, Timeout
+
+    if not (directory / LOCK_FILE).exists():
+        return
+    lock = FileLock(directory / LOCK_FILE, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ScenarioError(directory, "", f"another sweep is writing to this folder ({_owner(directory)})") from None
+    except OSError:
+        return   # a read-only folder: opening it reports that
+    lock.release()
+
+
+def _owner(directory: Path) -> str:
+    try:
+        return (directory / LOCK_OWNER_FILE).read_text().strip()
+    except OSError:
+        return "owner unknown"
 
 
 def _now() -> str:
@@ -368,17 +445,28 @@ def _check_dir(directory: Path) -> None:
 
 
 def _read(files: list[str], columns: list[str] | None = None, where: str = "", params: list | None = None) -> pa.Table:
-    """Many Parquet files of one schema as one Arrow table (DuckDB reads thousands of small files fast)."""
+    """Many Parquet files of one schema as one Arrow table (DuckDB reads thousands of small files fast).
+
+    A file that cannot be read is named in a ScenarioError (running the sweep again re-runs it).
+    """
     import duckdb
 
     cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
     con = duckdb.connect()
     try:
         con.execute("SET threads TO 2")
-        result = con.sql(f"SELECT {cols} FROM read_parquet($files) {where}", params={"files": files, **dict(params or {})})
-        for method in ("to_arrow_table", "fetch_arrow_table", "arrow"):   # across DuckDB versions
-            if hasattr(result, method):
-                return getattr(result, method)()
+        try:
+            result = con.sql(f"SELECT {cols} FROM read_parquet($files, union_by_name = true) {where}",
+                             params={"files": files, **dict(params or {})})
+            for method in ("to_arrow_table", "fetch_arrow_table", "arrow"):   # across DuckDB versions
+                if hasattr(result, method):
+                    return getattr(result, method)()
+        except duckdb.Error as exc:
+            bad = next((f for f in files if not intact(Path(f), None)), None)
+            if bad is None:
+                raise
+            raise ScenarioError(bad, "", f"damaged or truncated Parquet file ({str(exc).splitlines()[0]}); "
+                                "run the sweep again to re-run it") from None
         raise RuntimeError("this DuckDB cannot return Arrow tables")
     finally:
         con.close()
@@ -429,7 +517,7 @@ def load_runs(directory: str | Path) -> pd.DataFrame:
     _check_dir(directory)
     design = pq.read_table(directory / DESIGN_FILE).to_pandas()
     design = design.drop(columns=[c for c in design.columns if c.startswith("unit.")])
-    files = sorted(str(p) for p in (directory / RUNS_DIR).glob("run-*.parquet"))
+    files = sorted(str(p) for p in (directory / RUNS_DIR).glob(f"run-*{ROW_SUFFIX}"))
     if files:
         rows = _arrow_table(_read(files)).to_pandas()
         extra = [c for c in rows.columns if c not in design.columns or c == "run"]

@@ -18,14 +18,16 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from experiments.spec import Plan, PlannedRun
-from experiments.store import SweepStore, encode_results
+from experiments.store import SweepStore, encode_results, file_checksum
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,8 @@ class SweepReport:
     failures: list[tuple[int, str]] = field(default_factory=list)
     interrupted: bool = False
     executor: str = ""
+    worker_deaths: int = 0
+    damaged: list[int] = field(default_factory=list)   # finished runs whose files were damaged: run again
 
     @property
     def remaining(self) -> int:
@@ -182,6 +186,7 @@ class SweepReport:
                 "ok": self.ok, "failed": self.failed,
                 "wall_seconds": round(self.wall_seconds, 3), "runs_per_minute": round(self.runs_per_minute, 2),
                 "interrupted": self.interrupted, "executor": self.executor,
+                "worker_deaths": self.worker_deaths, "damaged_runs": self.damaged,
                 "failed_runs": [r for r, _ in self.failures]}
 
 
@@ -223,15 +228,24 @@ class TqdmProgress(Progress):
             self.bar.close()
 
 
+MAX_WORKER_DEATHS = 2   # a run that kills its worker this many times (running alone) is recorded as failed
+
+
 def run_sweep(plan: Plan, directory: str | Path, handle, *, resume: bool = False, retry_failed: bool = True,
               progress: Progress | None = None, spec_text: str | None = None, durable: bool = True,
-              task_fn: Callable[[RunTask], RunResult] = execute) -> SweepReport:
+              task_fn: Callable[[RunTask], RunResult] = execute,
+              max_worker_deaths: int = MAX_WORKER_DEATHS) -> SweepReport:
     """Run every unfinished run of `plan` on `handle` (an `ExecutorHandle`) into the store at `directory`.
 
-    Finished runs (their result file exists) are skipped; failed runs are run again unless
-    `retry_failed` is false. On KeyboardInterrupt the runs in flight are abandoned, everything
-    finished stays, and the interrupt propagates after the report is recorded.
+    Finished runs (their result file exists and matches its checksum) are skipped; failed runs are
+    run again unless `retry_failed` is false. When a worker process dies (a local pool), the pool
+    is replaced and the runs that were in flight are run again one at a time: a run that kills its
+    worker `max_worker_deaths` times on its own is recorded as failed with the signal, the others
+    go on as if nothing happened. On KeyboardInterrupt the runs in flight are abandoned,
+    everything finished stays, and the interrupt propagates after the report is recorded.
     """
+    from experiments.interrupts import quiet_second_interrupt
+
     progress = progress or Progress()
     if spec_text is None and plan.spec_path and Path(plan.spec_path).is_file():
         spec_text = Path(plan.spec_path).read_text(encoding="utf-8")
@@ -240,27 +254,55 @@ def run_sweep(plan: Plan, directory: str | Path, handle, *, resume: bool = False
     try:
         skip = set(state["finished"]) | (set() if retry_failed else set(state["failed"]))
         todo = [r for r in plan.runs if r.run not in skip]
-        report = SweepReport(Path(directory), len(plan.runs), len(state["finished"]), executor=handle.description)
+        report = SweepReport(Path(directory), len(plan.runs), len(state["finished"]), executor=handle.description,
+                             damaged=list(state.get("damaged", [])))
         if not retry_failed:
             report.skipped_failed = len(state["failed"])
-        tasks = iter(make_tasks(plan, todo, store.types, handle.numba_threads))
+        queue = _Queue(make_tasks(plan, todo, store.types, handle.numba_threads))
         in_flight: dict[Future, RunTask] = {}
+        deaths: dict[int, int] = {}
         start = time.perf_counter()
         progress.start(len(todo), len(state["finished"]))
+        completed = False
         try:
-            _fill(handle, tasks, in_flight, task_fn)
+            queue.fill(handle, in_flight, task_fn)
             while in_flight:
                 done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                lost: list[tuple[RunTask, BaseException]] = []
                 for fut in done:
-                    task = in_flight.pop(fut)
-                    try:
-                        result = fut.result()
-                    except Exception as exc:  # noqa: BLE001  (the executor lost it: record and go on)
-                        result = failed_result(task, exc)
-                    _record(store, result, report)
-                    progress.update(result)
-                _fill(handle, tasks, in_flight, task_fn)
+                    _collect(fut, in_flight.pop(fut), handle, store, report, progress, lost)
+                if lost:   # the pool broke: every other run in flight fails with it (or has just finished)
+                    rest, _ = wait(list(in_flight), timeout=60)
+                    for fut in rest:
+                        _collect(fut, in_flight.pop(fut), handle, store, report, progress, lost)
+                    for fut, task in in_flight.items():
+                        fut.cancel()
+                        lost.append((task, BrokenProcessPool("the executor did not report this run")))
+                    in_flight.clear()
+                    death = handle.replace_pool()
+                    report.worker_deaths += 1
+                    queue.broken = False
+                    if len(lost) == 1:   # it ran alone: it killed its worker
+                        task = lost[0][0]
+                        deaths[task.planned.run] = deaths.get(task.planned.run, 0) + 1
+                        if deaths[task.planned.run] >= max_worker_deaths:
+                            result = crashed_result(task, death, deaths[task.planned.run])
+                            _record(store, result, report)
+                            progress.update(result)
+                        else:
+                            queue.suspects.appendleft(task)
+                    else:
+                        queue.suspects.extend(task for task, _ in lost)
+                queue.fill(handle, in_flight, task_fn)
+                if queue.broken:
+                    if not in_flight:     # the pool broke with nothing in flight: who killed it is unknown
+                        handle.replace_pool()
+                        report.worker_deaths += 1
+                        queue.broken = False
+                        queue.fill(handle, in_flight, task_fn)
+            completed = True
         except KeyboardInterrupt:
+            quiet_second_interrupt()
             report.interrupted = True
             for fut in in_flight:
                 fut.cancel()
@@ -268,24 +310,75 @@ def run_sweep(plan: Plan, directory: str | Path, handle, *, resume: bool = False
         finally:
             report.wall_seconds = time.perf_counter() - start
             progress.close()
-            store.finish({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **report.as_dict()})
+            try:
+                store.finish({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **report.as_dict()})
+            except OSError:
+                if completed:         # else the error that stopped the sweep (e.g. a full disk) is the news
+                    raise
     finally:
         store.close()
     return report
 
 
-def _fill(handle, tasks, in_flight: dict, task_fn) -> None:
-    while len(in_flight) < handle.in_flight():
-        task = next(tasks, None)
-        if task is None:
+class _Queue:
+    """Runs still to submit: suspects (in flight when a worker died) go first, one at a time."""
+
+    def __init__(self, tasks: list[RunTask]) -> None:
+        self.tasks = iter(tasks)
+        self.returned: deque[RunTask] = deque()   # taken, but the pool broke before they were submitted
+        self.suspects: deque[RunTask] = deque()
+        self.broken = False                       # a submit found the pool broken
+
+    def fill(self, handle, in_flight: dict, task_fn) -> None:
+        if self.suspects:
+            if not in_flight:
+                self._submit(handle, in_flight, task_fn, self.suspects)
             return
-        in_flight[handle.executor.submit(task_fn, task)] = task
+        while len(in_flight) < handle.in_flight() and not self.broken:
+            if not self.returned:
+                task = next(self.tasks, None)
+                if task is None:
+                    return
+                self.returned.append(task)
+            self._submit(handle, in_flight, task_fn, self.returned)
+
+    def _submit(self, handle, in_flight: dict, task_fn, source: deque) -> None:
+        try:
+            in_flight[handle.submit(task_fn, source[0])] = source[0]
+        except BrokenProcessPool:
+            if handle.pool is None:
+                raise
+            self.broken = True                    # the runs in flight will report it; else replace now
+        else:
+            source.popleft()
+
+
+def _collect(fut: Future, task: RunTask, handle, store: SweepStore, report: SweepReport, progress: Progress,
+             lost: list) -> None:
+    """Record a finished future; a run lost with its worker goes to `lost` instead."""
+    try:
+        result = fut.result()
+    except Exception as exc:  # noqa: BLE001  (the executor lost it: record and go on)
+        if handle.lost_worker(exc):
+            lost.append((task, exc))
+            return
+        result = failed_result(task, exc)
+    _record(store, result, report)
+    progress.update(result)
+
+
+def crashed_result(task: RunTask, death: str, times: int) -> RunResult:
+    """A failed result for a run whose worker process died every time it ran (alone)."""
+    row = _row(task, "failed", 0.0, "", f"WorkerDied: the worker process running this run died {times} time(s) "
+                                        f"while it ran alone ({death}); recorded as failed")
+    row["worker"] = ""
+    return RunResult(task.planned.run, "failed", row)
 
 
 def _record(store: SweepStore, result: RunResult, report: SweepReport) -> None:
     if result.status == "ok" and result.payload is not None:
         store.write_result(result.run, result.payload)
-        store.write_row(result.row)
+        store.write_row({**result.row, **file_checksum(result.payload)})
         report.ok += 1
     else:
         store.write_row(result.row)

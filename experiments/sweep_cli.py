@@ -48,13 +48,6 @@ Runs the spec's sweep first (resuming: finished runs are not redone), then print
 writes DIR/_sensitivity/indices.csv, indices.json and indices.png.
 """
 
-
-
-
-
-
-
-
 def _conf(text: str) -> float:
     try:
         value = float(text)
@@ -123,11 +116,9 @@ def _prepare(args: argparse.Namespace, sensitivity: bool = False):
             raise ScenarioError(args.spec, "outputs.keep", "sensitivity needs 'summary' (run-level outcomes)")
     plan = build_plan(spec, str(args.spec), overrides=arguments.overrides(args.overrides), seed=args.seed)
     if getattr(args, "outcome", None):
-        from experiments.outcomes import OUTCOMES
-
-        kept = spec.outputs.outcomes or (list(OUTCOMES) if spec.is_kankei else None)
+        kept = _kept_outcomes(spec, plan)
         for name in args.outcome:
-            if kept is not None and name not in kept:
+            if name not in kept:
                 raise ScenarioError("--outcome", name, f"not an outcome the spec keeps; allowed: {', '.join(kept)}")
     kind = args.executor or ("dask" if args.scheduler else "processes")
     if args.scheduler and kind != "dask":
@@ -141,6 +132,25 @@ def _prepare(args: argparse.Namespace, sensitivity: bool = False):
     return plan, kind, out
 
 
+def _kept_outcomes(spec, plan) -> list[str]:
+    """The outcomes a sweep will keep: the spec's list, all of Kankei's, or what a function model
+    returns at the first design point (evaluated once here, before any run starts)."""
+    from experiments.outcomes import OUTCOMES
+
+    if spec.outputs.outcomes:
+        return list(spec.outputs.outcomes)
+    if spec.is_kankei:
+        return list(OUTCOMES)
+    from experiments.spec import resolve_function
+
+    first = plan.runs[0]
+    try:
+        return list(resolve_function(spec.model)(dict(first.params), first.seed))
+    except Exception as exc:  # noqa: BLE001  (the sweep would record it as a failed run)
+        raise ScenarioError(plan.spec_path, "model", f"{spec.model} failed at the first design point, so "
+                            f"--outcome cannot be checked: {type(exc).__name__}: {exc}") from None
+
+
 def _run(args: argparse.Namespace, plan, kind: str, out: Path):
     """Run the sweep; None if interrupted with Ctrl-C (finished runs are kept)."""
     from experiments.executors import open_executor
@@ -148,7 +158,9 @@ def _run(args: argparse.Namespace, plan, kind: str, out: Path):
 
     spec_text = Path(args.spec).read_text(encoding="utf-8")
     try:
-        with open_executor(kind, workers=args.workers, scheduler=args.scheduler) as handle:
+        if plan.spec.is_kankei and not args.scheduler:   # a remote cluster's workers load their own
+            load_kernel()
+        with open_executor(kind, workers=args.workers, scheduler=args.scheduler, warm=plan.spec.is_kankei) as handle:
             print(f"{plan.name}: {plan.spec.design.kind} design, {plan.n_points} point(s) × "
                   f"{plan.spec.replications} replication(s) = {len(plan.runs)} runs, root seed {plan.root_seed}; "
                   f"{handle.description}", file=sys.stderr)
@@ -158,11 +170,50 @@ def _run(args: argparse.Namespace, plan, kind: str, out: Path):
         print(f"kankei: interrupted; finished runs are kept in {out}; run the same command again to resume",
               file=sys.stderr)
         return None
+    except OSError as exc:
+        from experiments.atomic import WRITE_ERRORS
+
+        if exc.errno not in WRITE_ERRORS:
+            raise
+        raise ScenarioError(out, "", f"cannot write: {exc.strerror or exc}; finished runs are kept, nothing is "
+                            "half-written: free some space (or fix the permission) and run the same command again "
+                            "to resume") from None
+
+
+def kernel_cached() -> bool:
+    """Does Numba's cache hold the kernel (so loading it takes a second, not a compilation)?"""
+    import numba
+
+    import model.kernel
+
+    folder = Path(numba.config.CACHE_DIR) if numba.config.CACHE_DIR else Path(model.kernel.__file__).parent / "__pycache__"
+    return any(folder.rglob("kernel.*.nbi"))
+
+
+def load_kernel() -> None:
+    """Load the kernel here before any worker starts; on a cold cache say that it compiles (once),
+    so that the progress bar and its time estimate start with the runs themselves."""
+    import time
+
+    from experiments.executors import warm_up
+
+    if kernel_cached():
+        warm_up()
+        return
+    t0 = time.perf_counter()
+    print("kankei: compiling the kernel (once; later runs and workers load it from Numba's cache) ...",
+          file=sys.stderr, flush=True)
+    warm_up()
+    print(f"kankei: kernel compiled in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
 
 
 def _print_report(report, out: Path) -> None:
     done = report.ok + report.failed
     skipped = f", {report.skipped_failed} failed before and skipped" if report.skipped_failed else ""
+    if report.damaged:
+        shown = ", ".join(str(r) for r in report.damaged[:20]) + (" ..." if len(report.damaged) > 20 else "")
+        print(f"\n{len(report.damaged)} finished run file(s) were damaged (size or checksum differ from the run "
+              f"table): run(s) {shown}; moved to {out}/_sweep/damaged/ and run again")
     print(f"\n{report.planned} runs planned: {report.already_done} finished before, {report.ok} finished now, "
           f"{report.failed} failed{skipped}, {report.remaining - report.failed - report.skipped_failed} not run")
     if done:

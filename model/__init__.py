@@ -9,6 +9,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from model import forksafety
+
+forksafety.register()   # a child forked after the kernel's threads started fails clearly instead of hanging
+
 _EXPORTS = {
     "EngagementType": "model.stages", "Flow": "model.stages", "Stage": "model.stages", "Transition": "model.stages",
     "KankeiScenario": "model.parameters", "ScenarioConfig": "model.parameters", "load_scenario": "model.parameters",

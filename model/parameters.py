@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import os
 import tomllib
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from model.levers.registry import LEVER_SPECS, LeverSpec
 from model.paths import default_scenario
-from model.schema import NonNegative, Positive, ScenarioError, Share, check_month
+from model.schema import Capacity, NonNegative, Positive, ScenarioError, Share, check_month
 from model.schema import Section as _Section
 
 DEFAULT_SCENARIO = default_scenario()
@@ -86,11 +87,12 @@ class ChoiceSettings(_Section):
 class CapacitySettings(_Section):
     """Regional capacities rationed per step (関わりしろ and housing for movers)."""
 
-    kakawarishiro_per_1000_adults_month: NonNegative = Field(
-        3.0, description="関わりしろ: newly engaged people a region takes in per month per 1,000 adults (assumption)")
-    housing_share_of_vacant_per_year: NonNegative = Field(
-        0.03, description="Share of the region's vacant houses (空き家) open to movers each year (assumption)")
-    housing_per_1000_adults_year: NonNegative = Field(
+    kakawarishiro_per_1000_adults_month: Capacity = Field(
+        3.0, description="関わりしろ: newly engaged people a region takes in per month per 1,000 adults (assumption; "
+                         "inf: no limit)")
+    housing_share_of_vacant_per_year: Capacity = Field(
+        0.03, description="Share of the region's vacant houses (空き家) open to movers each year (assumption; inf: no limit)")
+    housing_per_1000_adults_year: Capacity = Field(
         8.0, description="Housing units per year per 1,000 adults when the table has no vacant_houses column")
 
 
@@ -117,13 +119,22 @@ class TypeSettings(_Section):
 
     weights: tuple[Share, Share, Share, Share] = Field(
         (0.45, 0.25, 0.17, 0.13),
-        description="Entry mix 趣味・消費 / 参加・交流 / 就労 / 直接寄与 (MLIT 2019: 10.5/5.8/3.9/3.0 of 23.2%)")
+        description="Entry mix 趣味・消費 / 参加・交流 / 就労 / 直接寄与 (MLIT 2019: 10.5/5.8/3.9/3.0 of 23.2%); "
+                    "relative weights, their sum must be positive")
     work_mult_capable: NonNegative = Field(3.5, description="就労 weight × this for side-job or telework capable (assumption)")
     work_mult_other: NonNegative = Field(0.3, description="就労 weight × this for others (assumption)")
     settle_mult: tuple[NonNegative, NonNegative, NonNegative, NonNegative] = Field(
         (0.5, 1.0, 1.5, 2.0), description="SETTLE and DUAL hazard × this by type (deeper ties, more moves; assumption)")
     lapse_mult: tuple[NonNegative, NonNegative, NonNegative, NonNegative] = Field(
         (1.1, 1.0, 0.95, 0.9), description="LAPSE_ENGAGED hazard × this by type (assumption)")
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if sum(value) <= 0:
+            raise ValueError("at least one engagement type needs a positive weight (they are relative shares; "
+                             f"got {list(value)})")
+        return value
 
 
 class TieSettings(_Section):
@@ -171,16 +182,17 @@ class PopulationSettings(_Section):
 class PropensitySettings(_Section):
     """Person factors: engagement (visit, engage, deepen) and mobility (dual, settle, outflow)."""
 
-    engage_income_elasticity: float = Field(0.3, description="engage factor ∝ (income/median)^this (assumption)")
-    engage_age_centre: float = Field(45.0, description="Age of peak engagement (assumption)")
+    engage_income_elasticity: float = Field(0.3, ge=-10, le=10,
+                                            description="engage factor ∝ (income/median)^this (assumption)")
+    engage_age_centre: float = Field(45.0, ge=0, le=120, description="Age of peak engagement (assumption)")
     engage_age_width: Positive = Field(30.0, description="engage factor × exp(−((age−centre)/width)²) (assumption)")
     rc_labour_amplitude: NonNegative = Field(0.06, description="Rogers–Castro a2 (migest fundamental schedule)")
     rc_labour_decay: NonNegative = Field(0.1, description="Rogers–Castro α2")
-    rc_labour_peak: float = Field(20.0, description="Rogers–Castro μ2")
+    rc_labour_peak: float = Field(20.0, ge=0, le=120, description="Rogers–Castro μ2")
     rc_labour_rise: NonNegative = Field(0.4, description="Rogers–Castro λ2")
     rc_constant: NonNegative = Field(0.003, description="Rogers–Castro c")
-    children_coefficient: float = Field(-0.2, description="mobility × exp(this · children) (assumption)")
-    telework_coefficient: float = Field(0.7, description="mobility × exp(this) if telework capable (assumption)")
+    children_coefficient: float = Field(-0.2, ge=-10, le=10, description="mobility × exp(this · children) (assumption)")
+    telework_coefficient: float = Field(0.7, ge=-10, le=10, description="mobility × exp(this) if telework capable (assumption)")
 
 
 class DemographySettings(_Section):
@@ -294,6 +306,9 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], source: str)
             if part not in ScenarioConfig.model_fields and depth == 0:
                 raise ScenarioError(source, dotted, f"unknown section {part!r}; allowed: {_allowed(ScenarioConfig)}")
             node = node.setdefault(part, [] if part == "levers" else {})
+            if not isinstance(node, dict | list):
+                raise ScenarioError(source, dotted, f"{'.'.join(parts[: depth + 1])} is a single value, not a "
+                                    "section: nothing can be set inside it")
         last = parts[-1]
         if isinstance(node, list):
             _list_item(node, last, dotted, source)
@@ -333,7 +348,7 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
 def _explain(error: dict[str, Any]) -> tuple[str, str]:
     loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p in LEVER_SPECS))
     key = ".".join(str(p) for p in loc)
-    msg = error["msg"]
+    msg = error["msg"].removeprefix("Value error, ")
     if error["type"] in ("union_tag_not_found", "union_tag_invalid"):
         msg = f"each lever needs kind = one of {', '.join(LEVER_SPECS)}"
     elif error["type"] == "extra_forbidden":
@@ -357,7 +372,39 @@ def build_config(raw: dict[str, Any], source: str) -> ScenarioConfig:
     data = resolve_data_path(source, config.regions.data)
     if not data.is_file():
         raise ScenarioError(source, "regions.data", f"data file not found: {data}")
+    check_against_table(config, source, data)
     return config
+
+
+def check_against_table(config: ScenarioConfig, source: str, data: Path) -> None:
+    """Checks that need the whole scenario or the region table: at least one step, every region
+    gets agents at this scale, and every region code a lever names is in the table."""
+    from model.levers.leverset import region_mask
+
+    run = config.run
+    if run.n_steps < 1:
+        raise ScenarioError(source, "run.horizon_years", f"{run.horizon_years:g} years is shorter than one step "
+                            f"(1/{run.steps_per_year} year); allowed: at least {1 / run.steps_per_year:.4g}")
+    stat = data.stat()
+    table = _region_table(str(data), stat.st_mtime_ns, stat.st_size)
+    adults = table.adults
+    smallest = int(adults.argmin())
+    ppa = config.run.people_per_agent
+    if adults[smallest] < ppa:
+        raise ScenarioError(source, "run.people_per_agent",
+                            f"{ppa:g} leaves regions without agents ({table.names_en[smallest]} has "
+                            f"{adults[smallest]:,.0f} adults in {data.name}); allowed: 1 to {adults[smallest]:,.0f}")
+    for i, lever in enumerate(config.levers):
+        for sel in lever.selectors:
+            region_mask(getattr(lever, sel), table, source, f"levers.{i}.{sel}")
+
+
+@lru_cache(maxsize=16)
+def _region_table(path: str, mtime_ns: int, size: int):
+    """The region table for validation, read once per file version (a sweep validates many points)."""
+    from model.regions import read_region_table
+
+    return read_region_table(Path(path))
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -365,9 +412,23 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(path, "", "scenario file not found")
+    return load_toml(path)
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """A TOML file as a dict; unreadable, non-UTF-8 or malformed files become a ScenarioError."""
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(path, "", f"cannot read the file: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ScenarioError(path, "", f"line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); TOML files "
+                            "must be saved as UTF-8 (e.g. not Shift-JIS)") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(path, "", f"not valid TOML: {exc}") from None
 

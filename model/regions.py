@@ -58,9 +58,16 @@ class RegionTable:
 def read_region_table(path: Path) -> RegionTable:
     """Read and check a region CSV; problems name the file and the column."""
     try:
-        df = pd.read_csv(path, comment="#")
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ScenarioError(path, "", f"cannot read region table: {exc}") from None
+        df = pd.read_csv(path, comment="#", encoding="utf-8")
+    except pd.errors.EmptyDataError:
+        raise ScenarioError(path, "", "the region table is empty; it needs a header row with the columns "
+                            f"{', '.join(REQUIRED_COLUMNS)}, pop_18_19 ... and one row per region") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(path, "", f"not UTF-8 text (byte offset {exc.start}); save the table as UTF-8") from None
+    except (OSError, pd.errors.ParserError) as exc:
+        raise ScenarioError(path, "", f"cannot read region table: {str(exc).strip()}") from None
+    if df.empty:
+        raise ScenarioError(path, "", "the region table has a header but no rows; it needs one row per region")
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise ScenarioError(path, missing[0], f"required column missing; the table needs {', '.join(REQUIRED_COLUMNS)}")

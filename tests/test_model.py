@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import Person, Region, RelationModel, Stage, load_scenario
+from model import Region, RelationModel, Stage, load_scenario
 from tests.conftest import SMALL, history_digest
 
 REPO = Path(__file__).resolve().parents[1]

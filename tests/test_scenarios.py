@@ -89,11 +89,10 @@ def test_bad_overrides_are_refused():
 
 
 def test_unknown_lever_region_is_refused():
-    sc = load_scenario(BASELINE, overrides={"run.people_per_agent": 5000,
-                                            "levers": [{"kind": "hazard_multiplier", "transition": "engage",
-                                                        "regions": [13, 99]}]})
-    with pytest.raises(ScenarioError) as err:
-        RelationModel(scenario=sc, rng=1)
+    with pytest.raises(ScenarioError) as err:     # when the scenario is loaded, before any model is built
+        load_scenario(BASELINE, overrides={"run.people_per_agent": 5000,
+                                           "levers": [{"kind": "hazard_multiplier", "transition": "engage",
+                                                       "regions": [13, 99]}]})
     assert err.value.key == "levers.0.regions" and "99" in err.value.message
 
 

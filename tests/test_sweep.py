@@ -243,7 +243,7 @@ def test_store_layout_pandas_duckdb_and_run_table(tmp_path):
     assert len(raw) == len(df) and set(raw.columns) == set(df.columns)
     con = duckdb.connect()
     got = con.sql(f"""SELECT r.status, count(DISTINCT d.run) AS n, sum(d.value) AS v
-                      FROM '{out}/*.parquet' d JOIN '{out}/_runs/*.parquet' r USING (run)
+                      FROM '{out}/*.parquet' d JOIN read_parquet('{out}/_runs/*.pq') r USING (run)
                       WHERE d.output = 'summary' AND d.variable = 'settlers_total' GROUP BY ALL""").df()
     summary = experiments.load_summary(out)
     assert got["n"].tolist() == [8] and got["status"].tolist() == ["ok"]
@@ -348,7 +348,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_sweep(tmp_path):
 
 
 # --- failures ------------------------------------------------------------------------------------
-def test_a_failing_run_is_recorded_with_its_traceback_and_the_sweep_goes_on(tmp_path):
+def test_a_broken_data_file_in_a_design_is_refused_before_anything_runs(tmp_path):
     broken = tmp_path / "broken.csv"
     broken.write_text("code,name\n1,x\n")
     text = SMALL_SPEC.replace('"rates.engage" = {{ levels = [0.1, 0.3] }}'.format(),
@@ -356,15 +356,36 @@ def test_a_failing_run_is_recorded_with_its_traceback_and_the_sweep_goes_on(tmp_
     spec_path = write(tmp_path, text)
     out = tmp_path / "out"
     done = kankei("sweep", str(spec_path), "--executor", "processes", "--workers", "2", "--out", str(out), "--quiet")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "parameters" in done.stderr and "name_ja: required column missing" in done.stderr
+    assert not out.exists()
+
+
+FAILING_SPEC = """
+model = "experiments.testfunctions:fails_when_negative"
+replications = 2
+[design]
+kind = "grid"
+[parameters]
+x = { levels = [-1.0, 1.0, -2.0, 2.0] }
+[outputs]
+keep = ["summary"]
+"""
+
+
+def test_a_failing_run_is_recorded_with_its_traceback_and_the_sweep_goes_on(tmp_path):
+    spec_path = write(tmp_path, FAILING_SPEC)
+    out = tmp_path / "out"
+    done = kankei("sweep", str(spec_path), "--executor", "processes", "--workers", "2", "--out", str(out), "--quiet")
     assert done.returncode == 1, done.stderr
     assert "8 runs planned: 0 finished before, 4 finished now, 4 failed" in done.stdout
-    assert "FAILED: 4 run(s): " in done.stdout and "required column missing" in done.stdout
+    assert "FAILED: 4 run(s): " in done.stdout and "must not be negative" in done.stdout
     runs = experiments.load_runs(out)
     failed = runs[runs["status"] == "failed"]
-    assert sorted(failed["regions.data"].unique()) == [str(broken)] and len(failed) == 4
+    assert sorted(failed["x"].unique()) == [-2.0, -1.0] and len(failed) == 4
     for tb in failed["error"]:
-        assert tb.startswith("Traceback (most recent call last)") and "read_region_table" in tb
-        assert "name_ja: required column missing" in tb
+        assert tb.startswith("Traceback (most recent call last)") and "fails_when_negative" in tb
+        assert "ValueError: x must not be negative" in tb
     ok = runs[runs["status"] == "ok"]
     assert len(ok) == 4 and ok["error"].isna().all()
     assert sorted(experiments.load(out)["run"].unique()) == sorted(ok["run"])

@@ -1,0 +1,46 @@
+"""Ctrl-C (割り込み) for commands with worker processes: only the main process hears it.
+
+A terminal's Ctrl-C sends SIGINT to the whole process group, and `uv run` forwards it once more,
+so a command receives it once or twice and so would every worker it started. Workers therefore
+ignore it: a local pool's workers inherit the ignored disposition when they are started
+(`interrupts_ignored`) and keep it (`ignore_interrupts`); a local Dask cluster's workers set it in
+their worker plugin. The main process alone turns Ctrl-C into KeyboardInterrupt, stops its
+workers and exits. After the first interrupt, `quiet_second_interrupt` ignores further ones so
+that the clean-up is not interrupted half-way (which is what left sweeps hanging in
+`concurrent.futures`).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+def ignore_interrupts() -> None:
+    """In a worker process: ignore SIGINT for good (the main process decides when to stop)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def quiet_second_interrupt() -> None:
+    """After the first Ctrl-C: ignore the next ones while the command cleans up and exits."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def interrupts_ignored() -> Iterator[None]:
+    """Ignore SIGINT while starting worker processes, which inherit the ignored disposition.
+
+    Use it only around the moment of starting them (milliseconds): a Ctrl-C in that moment is lost.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
