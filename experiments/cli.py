@@ -214,13 +214,50 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    """`kankei app`: become the Solara server (same process id) until Ctrl-C."""
-    import os
+    """`kankei app`: run the Solara server until Ctrl-C (or SIGTERM), then stop it with one line, 130.
+
+    The server runs in its own session, so a terminal's Ctrl-C reaches only this process, which then
+    asks the server to shut down (SIGTERM) and waits for it; on Linux the server also ends if this
+    process is killed outright (PR_SET_PDEATHSIG).
+    """
+    import signal
+    import subprocess
+
+    from experiments.interrupts import quiet_second_interrupt
 
     command = [sys.executable, "-m", "solara", "run", str(Path(__file__).with_name("app.py")), "--production",
                "--no-open", "--host", args.host, "--port", str(args.port)]
     print(f"Kankei app on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
-    os.execv(sys.executable, command)
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    server = subprocess.Popen(command, start_new_session=True, preexec_fn=_end_with_parent)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        quiet_second_interrupt()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        print("kankei: app stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _end_with_parent() -> None:
+    """In the server process (Linux): receive SIGTERM when the `kankei app` process dies."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -92,3 +92,37 @@ def test_app_in_a_browser(server):
         page.screenshot(path=str(ARTIFACTS / "app.png"), full_page=True)
         browser.close()
     assert (ARTIFACTS / "app.png").stat().st_size > 20_000
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_app_and_its_server_quietly():
+    """One terminal Ctrl-C (SIGINT to the process group, twice as under `uv run`): exit 130 within
+    seconds, one line, no traceback, and the server's port is closed afterwards."""
+    import os
+    import signal
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "app", "--port", str(port)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("the app did not start")
+    t0 = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - t0 < 20
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "kankei: app stopped" in err
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url, timeout=2)
