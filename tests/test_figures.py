@@ -20,6 +20,26 @@ CALIBRATION = pd.DataFrame({  # a made-up frame in the calibration figure's inpu
     "high": [0.21, 60_000.0, 9.5e6]})
 
 
+_rng = np.random.default_rng(3)
+POSTERIOR = pd.DataFrame({  # made-up draws in the shape of a calibration's posterior table
+    "rates.visit": _rng.normal(0.05, 0.005, 400), "rates.settle": _rng.gamma(4.0, 0.002, 400),
+    "ties.kappa_lapse": _rng.uniform(0.0, 0.1, 400), "weight": _rng.uniform(0.5, 1.5, 400)})
+PRIORS = {"rates.visit": (0.02, 0.1), "rates.settle": (0.0, 0.03), "ties.kappa_lapse": (0.0, 0.2)}
+
+
+def test_posterior_marginals_weigh_the_draws_over_the_prior_range():
+    fig = figures.posterior_marginals(POSTERIOR, PRIORS)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["rates.visit", "rates.settle", "ties.kappa_lapse"]
+    assert visible[0].get_xlim() == PRIORS["rates.visit"]
+    heights = np.array([patch.get_height() for patch in visible[0].patches if patch.get_width() < 0.01])
+    width = (0.1 - 0.02) / 30
+    assert heights.sum() * width == pytest.approx(1.0), "a density over the prior range"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="no parameter"):
+        figures.posterior_marginals(POSTERIOR[["weight"]])
+
+
 def render_problems(fig: plt.Figure) -> list[str]:
     """Missing-glyph warnings while drawing, and whether anything drawn lies outside the canvas."""
     with warnings.catch_warnings(record=True) as caught:
@@ -53,6 +73,7 @@ FIGURES = {
     "sobol": lambda d, lang: figures.sensitivity_indices(d["sobol"], lang=lang),
     "morris": lambda d, lang: figures.sensitivity_indices(d["morris"], lang=lang),
     "calibration": lambda d, lang: figures.calibration_intervals(CALIBRATION, lang=lang),
+    "posterior": lambda d, lang: figures.posterior_marginals(POSTERIOR, PRIORS, lang=lang),
 }
 
 

@@ -9,9 +9,10 @@
 - `spending_by_lever` spending to date per lever, stacked by payer
 - `sensitivity_indices` Morris μ*/σ or Sobol S1/ST with intervals
 - `calibration_intervals` observed targets against predictive intervals
+- `posterior_marginals` posterior draws of each calibrated parameter over its prior range
 """
 
-from experiments.figures.indices import calibration_intervals, sensitivity_indices
+from experiments.figures.indices import calibration_intervals, posterior_marginals, sensitivity_indices
 from experiments.figures.ladder import ladder_funnel, stages_over_time
 from experiments.figures.levers import lever_comparison, spending_by_lever
 from experiments.intervals import cost_per_outcome
@@ -19,4 +20,4 @@ from experiments.figures.text import LANGS, finish
 from experiments.figures.tilemap import engaged_per_1000_adults, prefecture_map
 
 __all__ = ["LANGS", "calibration_intervals", "cost_per_outcome", "engaged_per_1000_adults", "finish", "ladder_funnel", "lever_comparison",
-           "prefecture_map", "sensitivity_indices", "spending_by_lever", "stages_over_time"]
+           "posterior_marginals", "prefecture_map", "sensitivity_indices", "spending_by_lever", "stages_over_time"]

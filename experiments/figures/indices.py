@@ -98,3 +98,37 @@ def calibration_intervals(targets: pd.DataFrame, lang: Lang = "en", title: str =
     ax.grid(axis="x", alpha=0.3)
     ax.set_title(title or t("calibration", lang), fontsize=11)
     return fig
+
+
+def posterior_marginals(draws: pd.DataFrame, priors: dict[str, tuple[float, float]] | None = None,
+                        lang: Lang = "en", title: str = "", bins: int = 30):
+    """One panel per parameter (事後分布): a histogram of the posterior draws, weighted by a `weight`
+    column if there is one, over the parameter's prior range (shaded) when `priors` gives it.
+
+    `draws` has one column per parameter (its dotted scenario name) and one row per draw, as a
+    calibration's posterior table; `priors` maps a name to its (low, high) prior range.
+    """
+    names = [c for c in draws.columns if c != "weight"]
+    if not names:
+        raise ValueError("posterior frame has no parameter columns")
+    weights = draws["weight"].to_numpy(dtype=float) if "weight" in draws.columns else None
+    ncols = min(3, len(names))
+    nrows = -(-len(names) // ncols)
+    fig, axes = new_figure(nrows, ncols, figsize=(3.6 * ncols, 2.6 * nrows + 0.6))
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes.ravel(), names):
+        values = draws[name].to_numpy(dtype=float)
+        lo, hi = (priors or {}).get(name, (float(np.nanmin(values)), float(np.nanmax(values))))
+        if hi <= lo:
+            hi = lo + 1.0
+        ax.axvspan(lo, hi, color="#dddddd", alpha=0.6, lw=0, label=t("prior_range", lang))
+        ax.hist(values, bins=np.linspace(lo, hi, bins + 1), weights=weights, density=True, color="#2a6f97",
+                alpha=0.85, label=t("posterior_draws", lang))
+        ax.set_xlim(lo, hi)
+        ax.set_title(name, fontsize=9)
+        ax.set_ylabel(t("density", lang), fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0, 0].legend(fontsize=7, loc="upper right")
+    fig.suptitle(title or t("posterior", lang), fontsize=11)
+    return fig
