@@ -37,23 +37,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server():
+def start_app(**popen) -> tuple[subprocess.Popen, str]:
+    """`kankei app` on a free port, once its page answers; (process, url)."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "app", "--port", str(port)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, text=True, **popen)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
-                    break
+                    return proc, url
         except OSError:
             time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail(f"the app did not start: {proc.communicate()[0][-2000:]}")
+    proc.kill()
+    pytest.fail(f"the app did not start: {proc.communicate()[0][-2000:]}")
+
+
+@pytest.fixture
+def server():
+    proc, url = start_app(stderr=subprocess.STDOUT)
     yield url
     proc.terminate()
     proc.wait(timeout=20)
@@ -101,21 +105,7 @@ def test_ctrl_c_stops_the_app_and_its_server_quietly():
     import os
     import signal
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "app", "--port", str(port)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("the app did not start")
+    proc, url = start_app(stderr=subprocess.PIPE, start_new_session=True)
     t0 = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)
     time.sleep(0.05)

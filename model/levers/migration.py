@@ -16,9 +16,9 @@ from model.levers.base import (
     StepRecord,
     scaled,
 )
-from model.levers.programmes import ProgrammeLever, ProgrammeRow, stage_mask
+from model.levers.programmes import ProgrammeLever, ProgrammeRow, caseload_row
 from model.schema import NonNegative, Positive, RegionSelector, Share
-from model.stages import N_TRANSITIONS, EngagementType, Flow, Stage, Transition
+from model.stages import Flow, Transition
 
 if TYPE_CHECKING:
     from model.units import Scale
@@ -90,13 +90,10 @@ class MigrationCoordinator(ProgrammeLever):
     cost_per_staff_year: NonNegative = Field(5_000_000, description="Yen per staff-year (uncertain secondary source)")
 
     def row(self, masks: Masks) -> ProgrammeRow:
-        mult = np.ones(N_TRANSITIONS)
-        mult[[Transition.DUAL, Transition.SETTLE]] = 1.0 + self.settle_effect
-        mult[Transition.LEAVE] = 1.0 / (1.0 + self.leave_effect)
-        return ProgrammeRow(hosts=masks["regions"], homes=np.ones(len(masks["regions"]), dtype=bool),
-                            stages=stage_mask(["engaged", "dual", "settled"]), age_min=18.0, age_max=121.0,
-                            entry_stage=Stage.VISITOR, entry_type=EngagementType.PARTICIPATION,
-                            duration_months=self.service_months, mult=mult, visit_days_per_year=0.0)
+        moves = 1.0 + self.settle_effect
+        return caseload_row(masks, ["engaged", "dual", "settled"], self.service_months,
+                            {Transition.DUAL: moves, Transition.SETTLE: moves,
+                             Transition.LEAVE: 1.0 / (1.0 + self.leave_effect)})
 
     def base_places(self, masks: Masks, ctx: EffectContext) -> np.ndarray:
         per_year = self.staff * self.caseload_per_staff * 12.0 / self.service_months

@@ -15,9 +15,9 @@ from model.levers.base import (
     Masks,
     StepRecord,
 )
-from model.levers.programmes import ProgrammeLever, ProgrammeRow, stage_mask
+from model.levers.programmes import ProgrammeLever, ProgrammeRow, caseload_row
 from model.schema import NonNegative, Positive, Share
-from model.stages import N_TRANSITIONS, EngagementType, Stage, Transition
+from model.stages import EngagementType, Stage, Transition
 
 if TYPE_CHECKING:
     from model.units import Scale
@@ -47,13 +47,10 @@ class IntermediaryOrganisation(ProgrammeLever):
     cost_per_org_year: NonNegative = Field(7_500_000, description="Yen per organisation-year (model projects ¥5–10M)")
 
     def row(self, masks: Masks) -> ProgrammeRow:
-        mult = np.ones(N_TRANSITIONS)
-        mult[[Transition.ENGAGE, Transition.DEEPEN]] = 1.0 + self.effectiveness
-        mult[[Transition.LAPSE_VISITOR, Transition.LAPSE_ENGAGED]] = 1.0 - self.lapse_reduction
-        return ProgrammeRow(hosts=masks["regions"], homes=np.ones(len(masks["regions"]), dtype=bool),
-                            stages=stage_mask(["visitor", "engaged"]), age_min=18.0, age_max=121.0,
-                            entry_stage=Stage.VISITOR, entry_type=EngagementType.PARTICIPATION,
-                            duration_months=self.service_months, mult=mult, visit_days_per_year=0.0)
+        served, kept = 1.0 + self.effectiveness, 1.0 - self.lapse_reduction
+        return caseload_row(masks, ["visitor", "engaged"], self.service_months,
+                            {Transition.ENGAGE: served, Transition.DEEPEN: served,
+                             Transition.LAPSE_VISITOR: kept, Transition.LAPSE_ENGAGED: kept})
 
     def base_places(self, masks: Masks, ctx: EffectContext) -> np.ndarray:
         per_year = self.count * self.staff_per_org * self.caseload_per_staff * 12.0 / self.service_months
@@ -110,12 +107,9 @@ class SideJobMatching(ProgrammeLever):
     payer_prefecture: Share = 0.5
 
     def row(self, masks: Masks) -> ProgrammeRow:
-        mult = np.ones(N_TRANSITIONS)
-        mult[Transition.LAPSE_ENGAGED] = 1.0 - self.retention_effect
-        return ProgrammeRow(hosts=masks["regions"], homes=np.ones(len(masks["regions"]), dtype=bool),
-                            stages=stage_mask(["visitor", "engaged"]), age_min=18.0, age_max=65.0,
-                            entry_stage=Stage.ENGAGED, entry_type=EngagementType.WORK,
-                            duration_months=self.service_months, mult=mult, visit_days_per_year=0.0)
+        return caseload_row(masks, ["visitor", "engaged"], self.service_months,
+                            {Transition.LAPSE_ENGAGED: 1.0 - self.retention_effect}, entry_stage=Stage.ENGAGED,
+                            entry_type=EngagementType.WORK, age_max=65.0)
 
     def base_places(self, masks: Masks, ctx: EffectContext) -> np.ndarray:
         return self.staff * self.matches_per_staff_year * self.strength(masks["regions"], ctx)

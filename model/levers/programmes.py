@@ -72,6 +72,19 @@ class ProgrammeLever(Lever):
         raise NotImplementedError
 
 
+def caseload_row(masks: Masks, stages: list[str], duration_months: float, mult: dict[Transition, float],
+                 entry_stage: Stage = Stage.VISITOR, entry_type: EngagementType = EngagementType.PARTICIPATION,
+                 age_max: float = 121.0) -> ProgrammeRow:
+    """The row of a staff lever: people of any home, at `stages`, served for `duration_months`."""
+    factors = np.ones(N_TRANSITIONS)
+    for transition, factor in mult.items():
+        factors[transition] = factor
+    return ProgrammeRow(hosts=masks["regions"], homes=np.ones(len(masks["regions"]), dtype=bool),
+                        stages=stage_mask(stages), age_min=18.0, age_max=age_max, entry_stage=entry_stage,
+                        entry_type=entry_type, duration_months=duration_months, mult=factors,
+                        visit_days_per_year=0.0)
+
+
 def _multipliers(effects: dict[str, float]) -> np.ndarray:
     mult = np.ones(N_TRANSITIONS)
     for name, factor in effects.items():
