@@ -163,7 +163,7 @@ def time_full(RelationModel, kernel, overrides: dict, steps: int, repeats: int, 
     kernel.advance = timed_advance  # RelationModel.step looks kernel.advance up at call time
     try:
         for _ in range(repeats):
-            m = RelationModel(rng=1, **overrides)
+            m = RelationModel(scenario=SCENARIO, rng=1, **overrides)
             m.step()  # warm-up (step index 0), like the kernel measurement
             QUIET()
             meter = CpuMeter()
@@ -375,6 +375,7 @@ class QuietWaiter:
 
 
 QUIET = QuietWaiter(0.0)
+SCENARIO = None  # the scenario measured (set from --scenario in main)
 
 
 SECTION_OTHER: list[float] = []
@@ -426,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--people-per-agent", type=float, default=100.0, help="run.people_per_agent of the big model")
+    ap.add_argument("--scenario", default=None, help="scenario file (default: the built-in baseline); e.g. "
+                    "scenarios/package_all.toml for every lever in force")
     ap.add_argument("--steps", type=int, default=24, help="timed steps (kernel and full step), after one warm-up")
     ap.add_argument("--repeats", type=int, default=5, help="repeats of the kernel timing (best is kept)")
     ap.add_argument("--full-repeats", type=int, default=3, help="repeats of the full-step timing (fresh model each)")
@@ -460,9 +463,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"imports        {t_import:.2f} s (model, mesa, numba, pandas, ...)")
 
     overrides = {"run.people_per_agent": a.people_per_agent}
+    global SCENARIO
+    from model.parameters import load_scenario
+    SCENARIO = load_scenario(a.scenario)
 
     t = time.perf_counter()
-    model = RelationModel(rng=1, **overrides)
+    model = RelationModel(scenario=SCENARIO, rng=1, **overrides)
     t_build = time.perf_counter() - t
     n_steps_avail = model.n_steps - 1
     steps = min(a.steps, n_steps_avail)
