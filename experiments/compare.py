@@ -23,7 +23,7 @@ from experiments.outcomes import LEDGER_OUTCOMES, RunView, summarise
 from experiments.runs import replication_seeds
 from model import KankeiScenario, RelationModel
 from model.levers.base import PAYERS
-from model.stages import Flow
+from model.stages import Flow, Stage
 
 #: outcomes compared, from the outcome registry (`experiments.outcomes.OUTCOMES`), in the policy's regions
 COMPARED = ("settlers_total", "engaged_person_years", "final_engaged", "adults_final", "spending_yen")
@@ -89,6 +89,45 @@ def _ledger_rows(model: RelationModel, mask: np.ndarray) -> pd.DataFrame:
     return book.groupby(["fiscal_year", "item", "payer", "where"], observed=True, as_index=False)["yen"].sum()
 
 
+PARTICIPATION = ("participants", "participants_engaged_end", "participants_engaged_end_anyway",
+                 "participants_settled_end", "participants_settled_end_anyway")
+
+
+def deadweight(runs: pd.DataFrame) -> dict[str, float]:
+    """Mean participants over replications and the deadweight shares: of the participants who are
+    関係人口 or deeper (or settled) at the end, the share who are so in the baseline too."""
+    if "participants" not in runs.columns or runs["participants"].isna().all():
+        return {}
+    mean = runs[list(PARTICIPATION)].mean()
+
+    def share(anyway: str, reached: str) -> float:
+        return float(mean[anyway] / mean[reached]) if mean[reached] > 0 else np.nan
+
+    return {"participants": float(mean["participants"]),
+            "yen_per_participant": float(runs["spending_yen"].mean() / mean["participants"])
+            if mean["participants"] > 0 else np.nan,
+            "deadweight_engaged_share": share("participants_engaged_end_anyway", "participants_engaged_end"),
+            "deadweight_settled_share": share("participants_settled_end_anyway", "participants_settled_end")}
+
+
+def participation(base: RelationModel, pol: RelationModel) -> dict[str, float]:
+    """Deadweight, exactly (同じ乱数での対照): the people a policy's programmes enrolled, how many are
+    関係人口 or deeper (ENGAGED, DUAL, SETTLED) and settled at the end, and how many of those are so in
+    the baseline run on the same seed too (person slots line up across the paired runs), in real people."""
+    n = base.people.n
+    if not pol.levers.slots or pol.people.n != n:
+        return {}
+    enrolled = pol.people.programme[:n] >= 0
+    deep = (Stage.ENGAGED, Stage.DUAL, Stage.SETTLED)
+    engaged_pol = np.isin(pol.people.stage[:n], deep) & enrolled
+    engaged_base = np.isin(base.people.stage[:n], deep)
+    settled_pol = (pol.people.stage[:n] == Stage.SETTLED) & enrolled
+    settled_base = base.people.stage[:n] == Stage.SETTLED
+    counts = (enrolled.sum(), engaged_pol.sum(), (engaged_pol & engaged_base).sum(), settled_pol.sum(),
+              (settled_pol & settled_base).sum())
+    return {name: float(pol.scale.people(int(c))) for name, c in zip(PARTICIPATION, counts)}
+
+
 def compare(baseline: KankeiScenario, policies: list[KankeiScenario], reps: int = 5, seed: int | None = None,
             progress: Callable[[int], None] | None = None, precision: float = PRECISION) -> Comparison:
     """Run every policy paired with the baseline on `reps` shared seeds and summarise the differences;
@@ -109,7 +148,7 @@ def compare(baseline: KankeiScenario, policies: list[KankeiScenario], reps: int 
             mask = policy_regions(pol)
             b, p = run_outcomes(base, mask), run_outcomes(pol, mask)
             rows.append({"policy": policy.name, "rep": rep, "seed": s,
-                         **{f"baseline_{k}": v for k, v in b.items()}, **p})
+                         **{f"baseline_{k}": v for k, v in b.items()}, **p, **participation(base, pol)})
             vb, vp = RunView(base, mask), RunView(pol, mask)
             series.append(pd.DataFrame({
                 "policy": policy.name, "rep": rep, "step": np.arange(pol.n_steps + 1), "date": pol.dates,
@@ -130,6 +169,7 @@ def compare(baseline: KankeiScenario, policies: list[KankeiScenario], reps: int 
             "additional_settlers": (g["settlers_total"] - g["baseline_settlers_total"]).mean(),
             "additional_engaged_person_years": (g["engaged_person_years"] - g["baseline_engaged_person_years"]).mean(),
             **{o: g[o].mean() for o in (*LEDGER_OUTCOMES, "net_public_cost_yen")},
+            **deadweight(g),
         })
     table, cost = pd.DataFrame(table_rows), pd.DataFrame(cost_rows)
     for outcome, column, status in PRICED:

@@ -112,3 +112,21 @@ def test_bad_programmes_are_refused():
         load_scenario(REPO / "scenarios/programme_academy.toml", overrides={"levers.0.stages": ["resident"]})
     with pytest.raises(ScenarioError, match="duration_months"):
         load_scenario(REPO / "scenarios/programme_academy.toml", overrides={"levers.0.duration_months": 240})
+
+
+def test_compare_reports_participants_and_deadweight_exactly():
+    """Deadweight from the paired runs: of the participants who are 関係人口 or deeper at the end, those
+    who are so in the baseline on the same seed too; its share is between 0 and 1 and below 1."""
+    from experiments.compare import compare
+
+    fast = {"run.people_per_agent": 1000, "run.horizon_years": 3}
+    base = load_scenario(REPO / "scenarios/baseline.toml", overrides=fast)
+    programme = load_scenario(REPO / "scenarios/programme_kyoryokutai.toml", overrides=fast)
+    result = compare(base, [programme], reps=2, seed=3)
+    runs = result.runs.iloc[0]
+    assert runs["participants"] > 0
+    assert 0 < runs["participants_engaged_end_anyway"] <= runs["participants_engaged_end"] <= runs["participants"]
+    assert runs["participants_settled_end_anyway"] <= runs["participants_settled_end"]
+    cost = result.cost.set_index("policy").loc["programme_kyoryokutai"]
+    assert 0 <= cost["deadweight_engaged_share"] < 1, "most 協力隊 members would not be 関係人口 of anywhere"
+    assert cost["yen_per_participant"] == pytest.approx(cost["spending_yen"] / cost["participants"])
