@@ -122,7 +122,8 @@ class KernelInputs:
         self.scalars = run_scalars(config, key)
         r = config.rates
         self.base_rate = np.array([getattr(r, t.name.lower()) for t in Transition], dtype=float)
-        neutral = LeverEffects.neutral(table.n)
+        rows = programmes or []
+        neutral = LeverEffects.neutral(table.n, len(rows))
         #: the gravity tables without levers (population synthesis draws initial targets from them)
         self.gravity = Gravity.build(table, travel, config.regions, config.choice, neutral.cost_share)
         self._outflow_cum = youth_outflow_destinations(table, travel, config.choice)
@@ -134,9 +135,7 @@ class KernelInputs:
             self.housing_year = table.vacant_houses * cap.housing_share_of_vacant_per_year
         else:
             self.housing_year = cap.housing_per_1000_adults_year * adults / 1000
-        rows = programmes or []
         self.programmes = programme_inputs(rows, self.gravity, table.n, config.run.steps_per_year)
-        neutral = LeverEffects.neutral(table.n, len(rows))
         self.effects = neutral
         self._folded_gravity = self.gravity
         self.capacity = np.zeros((table.n, 2))   # (R, engage / housing) simulated persons per step

@@ -6,11 +6,12 @@ count or executor, and scenarios that differ only in a lever share every draw th
 touch (common random numbers). The hash, the shared choice helpers and the kernel live in this one
 file on purpose: Numba's on-disk cache does not notice edits to helpers in other modules.
 
-The interface is five named structures (NamedTuples, which Numba compiles natively):
+The interface is six named structures (NamedTuples, which Numba compiles natively):
 
 * `PersonArrays`  the people, structure of arrays (updated in place);
 * `RegionInputs`  per-region tables the inputs layer (`model.inputs`) builds from the scenario and
                   the levers' effects, including this step's rationing;
+* `ProgrammeInputs` programmes with places: eligibility, enrolment chances, participants' effects;
 * `RunTables`     tables fixed for the run (by age, stage and type);
 * `Scalars`       the run key and scalar parameters;
 * `Tallies`       what the step counts (overwritten), with the kernel's scratch space.
@@ -48,15 +49,6 @@ NCHUNK = 32  # fixed work decomposition: results do not depend on the thread cou
 RATION_ENGAGE, RATION_HOUSING = 0, 1  # columns of RegionInputs.ration and Tallies.demand
 
 
-def compiled_values() -> tuple[int, ...]:
-    """The codes this module holds now (what a fresh compilation freezes into the kernel)."""
-    return (NONE, VISITOR, ENGAGED, DUAL, SETTLED, DEAD, T_VISIT, T_ENGAGE, T_LAPSE_VISITOR, T_DEEPEN, T_DUAL,
-            T_SETTLE, T_LAPSE_ENGAGED, T_LAPSE_DUAL, T_LEAVE, T_YOUTH_OUTFLOW, F_YOUTH_INFLOW, F_LEAVE_ARRIVAL,
-            F_DEATH, F_NEW_ADULT, F_ENGAGE_REJECTED, F_HOUSING_REJECTED, FLAG_SIDEJOB, FLAG_TELEWORK, D_MAIN,
-            D_TARGET, D_ENGAGE, D_HOUSING, D_OUTFLOW, N_CLASSES, N_STAGES, N_TYPES, N_FLOWS, WORK_TYPE,
-            FLAG_ENROLLED, D_ENROL)
-
-
 @njit(cache=True)
 def _compiled_codes():
     return (NONE, VISITOR, ENGAGED, DUAL, SETTLED, DEAD, T_VISIT, T_ENGAGE, T_LAPSE_VISITOR, T_DEEPEN, T_DUAL,
@@ -64,6 +56,12 @@ def _compiled_codes():
             F_DEATH, F_NEW_ADULT, F_ENGAGE_REJECTED, F_HOUSING_REJECTED, FLAG_SIDEJOB, FLAG_TELEWORK, D_MAIN,
             D_TARGET, D_ENGAGE, D_HOUSING, D_OUTFLOW, N_CLASSES, N_STAGES, N_TYPES, N_FLOWS, WORK_TYPE,
             FLAG_ENROLLED, D_ENROL)
+
+
+def compiled_values() -> tuple[int, ...]:
+    """The codes this module holds now (what a fresh compilation freezes into the kernel): the
+    Python body of `_compiled_codes`, which reads the module's globals when called."""
+    return tuple(_compiled_codes.py_func())
 
 
 def check_compiled_codes() -> bool:

@@ -76,11 +76,12 @@ class LeverSet:
         with the places of the programmes in force (after every other effect, e.g. a CKO's)."""
         effects = LeverEffects.neutral(self.n_regions, len(self.slots))
         active = self.active(ctx.month)
+        seen = ctx.effects_only()
         for _, lever, masks in active:
-            lever.apply(effects, masks, ctx.effects_only())
+            lever.apply(effects, masks, seen)
         for i, lever, masks in active:
             if lever.is_programme:
-                effects.programme_places[self.slots[i]] = lever.places(masks, ctx.effects_only(), effects)
+                effects.programme_places[self.slots[i]] = lever.places(masks, seen, effects)
         return effects
 
     def programme_rows(self) -> list:

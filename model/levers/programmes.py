@@ -11,6 +11,7 @@ entry, or per staff-year, so cost per outcome counts exactly whom the lever paid
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -54,41 +55,39 @@ class ProgrammeLever(Lever):
     cko_places: NonNegative = Field(
         0.0, description="Places × (1 + this · CKO quality) where a CKO leads (assumption; 0 = no CKO effect)")
 
+    @abstractmethod
     def row(self, masks: Masks) -> ProgrammeRow:
         """The programme's fixed row."""
-        raise NotImplementedError
 
+    @abstractmethod
     def base_places(self, masks: Masks, ctx: EffectContext) -> np.ndarray:
         """(R,) places a year in each host region, before a CKO's widening."""
-        raise NotImplementedError
 
     def places(self, masks: Masks, ctx: EffectContext, effects: LeverEffects) -> np.ndarray:
         """(R,) places a year in each host region this step."""
         return self.base_places(masks, ctx) * (1.0 + self.cko_places * effects.cko_quality)
 
+    @abstractmethod
     def programme_claims(self, masks: Masks, ctx: LeverContext, participants: np.ndarray, entries: np.ndarray,
                          scale: "Scale") -> np.ndarray:
         """(R,) yen for this step, from its participants and entries (simulated persons) by host region."""
-        raise NotImplementedError
 
 
 def caseload_row(masks: Masks, stages: list[str], duration_months: float, mult: dict[Transition, float],
                  entry_stage: Stage = Stage.VISITOR, entry_type: EngagementType = EngagementType.PARTICIPATION,
                  age_max: float = 121.0) -> ProgrammeRow:
     """The row of a staff lever: people of any home, at `stages`, served for `duration_months`."""
-    factors = np.ones(N_TRANSITIONS)
-    for transition, factor in mult.items():
-        factors[transition] = factor
     return ProgrammeRow(hosts=masks["regions"], homes=np.ones(len(masks["regions"]), dtype=bool),
                         stages=stage_mask(stages), age_min=18.0, age_max=age_max, entry_stage=entry_stage,
-                        entry_type=entry_type, duration_months=duration_months, mult=factors,
+                        entry_type=entry_type, duration_months=duration_months, mult=multipliers(mult),
                         visit_days_per_year=0.0)
 
 
-def _multipliers(effects: dict[str, float]) -> np.ndarray:
+def multipliers(factors: dict[Transition, float]) -> np.ndarray:
+    """(transitions,) hazard multipliers: 1 except for the transitions given."""
     mult = np.ones(N_TRANSITIONS)
-    for name, factor in effects.items():
-        mult[Transition[name.upper()]] = factor
+    for transition, factor in factors.items():
+        mult[transition] = factor
     return mult
 
 
@@ -139,7 +138,7 @@ class Programme(ProgrammeLever):
         return ProgrammeRow(hosts=masks["regions"], homes=masks["homes"], stages=stage_mask(self.stages), age_min=self.age_min,
                             age_max=self.age_max, entry_stage=Stage[self.entry_stage.upper()],
                             entry_type=EngagementType[self.entry_type.upper()],
-                            duration_months=self.duration_months, mult=_multipliers(self.effects),
+                            duration_months=self.duration_months, mult=multipliers({Transition[n.upper()]: f for n, f in self.effects.items()}),
                             visit_days_per_year=self.visit_days_per_year)
 
     def base_places(self, masks: Masks, ctx: EffectContext) -> np.ndarray:
