@@ -6,12 +6,13 @@ each person is an object with attributes, and `PlainPerson.step()` does, in Pyth
 * ageing, tie decay, visit days (stochastic rounding) and tie gain,
 * the stage's competing hazards (λ_k from the same `rate`, person factors, ties, the cost class's
   access and travel costs, origin-specific settling),
-  an event with probability p = 1 − exp(−Λ·dt) and the event k with probability λ_k/Λ,
+  an event with probability p = 1 − exp(−Λ·dt) and the event k with probability λ_k/Λ (one
+  uniform split contiguously: the same distribution as the kernel's fixed zones),
 * the stage logic: target choice by the same gravity tables (with the ゆかり mixture), youth
   outflow destinations, 関わりしろ and housing rationing, engagement types, deepening, settling
   and leaving, death (the agent is removed from the model),
 * the same tallies: people by (report region, stage, type), by (home region, stage), flows,
-  rationing demand and visit-days by (cost class, home, target).
+  the expected rationing demand and visit-days by (cost class, home, target).
 
 The model drives it with `self.agents.do("step")`. Draws use Python's `random` (the model's
 `self.random`), so the run is not bit-identical to the kernel, but every person does the same work.
@@ -177,6 +178,10 @@ class PlainPerson(mesa.Agent):
         event = -1  # -1 nothing, 0..3 the stage's events, 9 death
         if total > 0.0:
             p_any = 1.0 - math.exp(-total * dt)
+            if s == VISITOR:  # expected candidates for 関わりしろ and housing (next step's rationing)
+                m.demand[t][0] += l0 * p_any / total
+            elif s == ENGAGED:
+                m.demand[t][1] += (l1 + l2) * p_any / total
             if u < p_any:
                 x = u / p_any * total
                 if x < mu:
@@ -213,7 +218,6 @@ class PlainPerson(mesa.Agent):
                     h = dest
             elif s == VISITOR:
                 if event == 0:
-                    m.demand[t][0] += 1
                     if rnd() < m.ration[t][0]:
                         ns = ENGAGED
                         k = self.draw_type(rnd(), m.type_bias[t])
@@ -234,7 +238,6 @@ class PlainPerson(mesa.Agent):
                     k = 0
                     flows[t][T_LAPSE_ENGAGED] += 1
                 else:
-                    m.demand[t][1] += 1
                     if rnd() < m.ration[t][1]:
                         if event == 1:
                             ns = DUAL
@@ -362,6 +365,6 @@ class PlainRelationModel(mesa.Model):
         demand = np.asarray(self.demand, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             self.ration = np.minimum(np.where(demand > 0, self.cap / demand, 1.0), 1.0).tolist()
-        self.demand = [[0, 0] for _ in range(self.n_regions)]
+        self.demand = [[0.0, 0.0] for _ in range(self.n_regions)]
         self._reset_tallies()
         self.agents.do("step")

@@ -47,6 +47,8 @@ MAX_AGE = 120
 MAX_STEPS_IN_STAGE = 32767
 NCHUNK = 32  # fixed work decomposition: results do not depend on the thread count
 RATION_ENGAGE, RATION_HOUSING = 0, 1  # columns of RegionInputs.ration and Tallies.demand
+N_ZONES = 5          # death and the four hazard slots of `choose_event`
+ZONE = 1.0 / N_ZONES
 
 
 @njit(cache=True)
@@ -175,7 +177,7 @@ class Tallies(NamedTuple):
     by_target: np.ndarray      # (R, stages, types) living people by report region (kept up to date)
     by_home: np.ndarray        # (R, stages) living people by home region (kept up to date)
     flows: np.ndarray          # (R, flows) flows of the step
-    demand: np.ndarray         # (R, 2) would-be engagements and moves (for next step's rationing)
+    demand: np.ndarray         # (R, 2) float: expected would-be engagements and moves (next step's rationing)
     visit_pairs: np.ndarray    # (classes, R home, R target) int32 visit-days made in the step
     eligible: np.ndarray       # (P, R) people eligible for each programme by host region (next step's rationing)
     entries: np.ndarray        # (P, R) enrolments of the step by host region
@@ -196,7 +198,7 @@ class Tallies(NamedTuple):
             by_target=np.zeros((r, N_STAGES, N_TYPES), dtype=np.int64),
             by_home=np.zeros((r, N_STAGES), dtype=np.int64),
             flows=np.zeros((r, N_FLOWS), dtype=np.int64),
-            demand=np.zeros((r, 2), dtype=np.int64),
+            demand=np.zeros((r, 2)),
             visit_pairs=np.zeros((N_CLASSES, r, r), dtype=np.int32),
             eligible=np.zeros((q, r), dtype=np.int64),
             entries=np.zeros((q, r), dtype=np.int64),
@@ -204,7 +206,7 @@ class Tallies(NamedTuple):
             chunk_by_target=np.zeros((NCHUNK, r, N_STAGES, N_TYPES), dtype=np.int64),
             chunk_by_home=np.zeros((NCHUNK, r, N_STAGES), dtype=np.int64),
             chunk_flows=np.zeros((NCHUNK, r, N_FLOWS), dtype=np.int64),
-            chunk_demand=np.zeros((NCHUNK, r, 2), dtype=np.int64),
+            chunk_demand=np.zeros((NCHUNK, r, 2)),
             chunk_programmes=np.zeros((NCHUNK, 3, q, r), dtype=np.int64),
             thread_pairs=np.zeros((numba.config.NUMBA_NUM_THREADS, N_CLASSES, r, r), dtype=np.int32),
         )
@@ -377,10 +379,26 @@ def stage_hazards(s, i, h, t, k, cls, a, tie_i, q, people, inputs, programmes, t
 def choose_event(u, dt, mu, e0, l0, e1, l1, e2, l2, e3, l3):
     """Competing risks over one step: with total hazard Λ an event happens with probability
     1 − exp(−Λ·dt), and it is death (hazard μ) or slot j with probability λ_j/Λ. Returns NO_EVENT,
-    F_DEATH or the slot's event. The exponential is only evaluated when u < Λ·dt (1 − e^(−x) ≤ x).
+    F_DEATH or the slot's event.
+
+    Death and the four slots each own a fixed fifth of [0, 1) (`ZONE`): the outcome is j if u falls
+    in [j·ZONE, j·ZONE + p_j), p_j = (1 − e^(−Λ·dt))·λ_j/Λ. A change in one hazard then moves only
+    the edge of its own zone (and shrinks the others a little), so paired runs that differ in one
+    hazard keep the same people in every other outcome (common random numbers). If a slot's
+    λ_j·dt exceeds a zone, the outcomes are stacked contiguously instead (u < p_any, then by λ_j/Λ).
+    The exponential is only evaluated when u lies within λ_j·dt of its zone's start (p_j ≤ λ_j·dt).
     """
     total = mu + l0 + l1 + l2 + l3
-    if total <= 0.0 or u >= total * dt + 1e-12:
+    if total <= 0.0:
+        return NO_EVENT
+    if max(max(mu, l0), max(max(l1, l2), l3)) * dt <= ZONE:
+        z = min(np.int64(u * N_ZONES), N_ZONES - 1)
+        w = u - z * ZONE
+        lz = mu if z == 0 else (l0 if z == 1 else (l1 if z == 2 else (l2 if z == 3 else l3)))
+        if lz <= 0.0 or w >= lz * dt + 1e-12 or w >= -np.expm1(-total * dt) * lz / total:
+            return NO_EVENT
+        return F_DEATH if z == 0 else (e0 if z == 1 else (e1 if z == 2 else (e2 if z == 3 else e3)))
+    if u >= total * dt + 1e-12:
         return NO_EVENT
     p_any = 1.0 - np.exp(-total * dt)
     if u >= p_any:
@@ -407,12 +425,23 @@ def choose_event(u, dt, mu, e0, l0, e1, l1, e2, l2, e3, l3):
 
 
 @njit(cache=True, inline="always")
+def event_share(dt, total):
+    """(1 − e^(−Λ·dt)) / Λ: a step's probability of an event per unit of its hazard, with total hazard
+    Λ (a series below Λ·dt = 0.05, relative error < 1e-7, so that no exponential is needed)."""
+    x = total * dt
+    if x < 0.05:
+        return dt * (1.0 - x * (0.5 - x * (1.0 / 6.0 - x / 24.0)))
+    return -np.expm1(-x) / total
+
+
+@njit(cache=True, inline="always")
 def apply_event(event, i, c, s, h, t, k, cls, tie_i, people, inputs, tables, scalars, keys, tallies):
     """Carry out `event` for person i in chunk c; returns the new (stage, home, target, type, tie).
 
     Draws for the event's own choices come from their decision streams (`keys`: target, engage,
     housing, outflow). ENGAGE and moves from ENGAGED are rationed by the region's acceptance
-    probability; a dual resident already has a home in the region, so DUAL → SETTLED is not.
+    probability (the demand they ration is counted in expectation, in `advance_chunk`); a dual
+    resident already has a home in the region, so DUAL → SETTLED is not.
     """
     k_target, k_engage, k_housing, k_outflow = keys
     flows = tallies.chunk_flows
@@ -434,7 +463,6 @@ def apply_event(event, i, c, s, h, t, k, cls, tie_i, people, inputs, tables, sca
         flows[c, m, F_YOUTH_INFLOW] += 1
         h = m
     elif event == T_ENGAGE:
-        tallies.chunk_demand[c, t, RATION_ENGAGE] += 1
         ur, uk = draw_pair(k_engage, i)
         if ur < inputs.ration[t, RATION_ENGAGE]:
             ns = ENGAGED
@@ -462,7 +490,6 @@ def apply_event(event, i, c, s, h, t, k, cls, tie_i, people, inputs, tables, sca
         ns = SETTLED
         flows[c, t, T_SETTLE] += 1
     elif event == T_DUAL or event == T_SETTLE:  # moves from ENGAGED need housing
-        tallies.chunk_demand[c, t, RATION_HOUSING] += 1
         ur, _ = draw_pair(k_housing, i)
         if ur < inputs.ration[t, RATION_HOUSING]:
             ns = DUAL if event == T_DUAL else SETTLED
@@ -607,6 +634,12 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
             mu = tables.mortality[min(np.int64(a), MAX_AGE)]
             e0, l0, e1, l1, e2, l2, e3, l3 = stage_hazards(s, i, h0, t0, k0, cls, a, tie_i, q, people, inputs,
                                                            programmes, tables, scalars)
+            if s == VISITOR or s == ENGAGED:  # expected candidates for 関わりしろ (ENGAGE) or housing (DUAL, SETTLE)
+                share = event_share(dt, mu + l0 + l1 + l2 + l3)
+                if s == VISITOR:
+                    tallies.chunk_demand[c, t0, RATION_ENGAGE] += l0 * share
+                else:
+                    tallies.chunk_demand[c, t0, RATION_HOUSING] += (l1 + l2) * share
             event = choose_event(u, dt, mu, e0, l0, e1, l1, e2, l2, e3, l3)
             if event != NO_EVENT:
                 ns, h, t, k, tie_i = apply_event(event, i, c, s, h0, t0, k0, cls, tie_i, people, inputs,
@@ -656,7 +689,8 @@ def advance(people: PersonArrays, inputs: RegionInputs, programmes: ProgrammeInp
     """Advance every person by one step of length `scalars.dt` years; update `tallies`.
 
     The people loop runs in parallel over NCHUNK fixed chunks, each with its own histograms of
-    flows, demand and changes to the stocks, which are then summed in chunk order (integers: exact, whatever the thread count). The large
+    flows, demand and changes to the stocks, which are then summed in chunk order (integers, and the
+    float expected demand summed in a fixed order: the same whatever the thread count). The large
     visit-pair tallies are kept per thread instead (integer sums: the order does not matter).
     `tallies.visit_pairs[c, h, t]` receives the visit-days made this step by people of cost class c
     living in h and related to t: the basis of visit spending and travel subsidies.

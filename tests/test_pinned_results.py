@@ -17,7 +17,7 @@ import pandas as pd
 from model import RelationModel, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
-PINNED = "b65ec972c2534c557635f54968eaa71c9155f83ec7c931405c82563b75f6edca"
+PINNED = "e024c338302ace6fac90a6a814887c6da998f4c2a558dc526a8c97c5ea860d33"
 
 
 def tidy_digest(model: RelationModel) -> str:
