@@ -19,8 +19,10 @@ FAST = {"run.people_per_agent": 5000, "run.horizon_years": 2}
 
 def test_compare_pairs_runs_and_reports_differences():
     base = load_scenario(REPO / "scenarios" / "baseline.toml", overrides=FAST)
+    # a large, effective intermediary beside the CKO: an effect 3 replications at 5,000 per agent tell from zero
     cko = load_scenario(REPO / "scenarios" / "policy_cko.toml",
-                        overrides={**FAST, "levers.1.staff_per_org": 20.0, "levers.1.count": 4.0})
+                        overrides={**FAST, "levers.1.staff_per_org": 20.0, "levers.1.count": 4.0,
+                                   "levers.1.effectiveness": 3.0})
     same = load_scenario(REPO / "scenarios" / "baseline.toml", overrides={**FAST, "run.name": "same"})
     result = compare(base, [cko, same], reps=3, seed=4)
     t = result.table.set_index(["policy", "outcome"])

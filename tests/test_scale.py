@@ -6,8 +6,9 @@ For the baseline and three levers, 8 paired replications at 200 and at 1,000 peo
 
 * the baseline's expected outcomes agree between the two scales within their sampling error;
 * each lever's paired effect agrees between the scales within the paired intervals;
-* at 1,000 people per agent pairing still removes most of the noise (paired sd well below the sd
-  of an unpaired difference);
+* at 1,000 people per agent pairing still removes most of the noise: paired sd below 0.3 × the sd
+  of an unpaired difference (measured 0.02–0.14; competing risks stacked contiguously, before
+  issue 11, gave 0.48 for the dual-residence lever's settlers);
 * every lever leaves the run identical to the baseline, bit for bit, until its start.
 """
 
@@ -77,7 +78,7 @@ def test_lever_effects_agree_between_scales_within_their_paired_intervals(scales
 def test_pairing_keeps_its_variance_reduction_at_coarse_scale(scales):
     table = scales[1000.0][1]
     for row in table[table.outcome.isin(EFFECT_OUTCOMES)].itertuples():
-        assert row.paired_over_unpaired < 0.5, (
+        assert row.paired_over_unpaired < 0.3, (
             f"{row.policy} {row.outcome}: paired sd {row.paired_sd:.3g} vs unpaired {row.unpaired_sd:.3g}")
 
 
