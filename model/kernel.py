@@ -384,18 +384,22 @@ def choose_event(u, dt, mu, e0, l0, e1, l1, e2, l2, e3, l3):
     Death and the four slots each own a fixed fifth of [0, 1) (`ZONE`): the outcome is j if u falls
     in [j·ZONE, j·ZONE + p_j), p_j = (1 − e^(−Λ·dt))·λ_j/Λ. A change in one hazard then moves only
     the edge of its own zone (and shrinks the others a little), so paired runs that differ in one
-    hazard keep the same people in every other outcome (common random numbers). If a slot's
-    λ_j·dt exceeds a zone, the outcomes are stacked contiguously instead (u < p_any, then by λ_j/Λ).
-    The exponential is only evaluated when u lies within λ_j·dt of its zone's start (p_j ≤ λ_j·dt).
+    hazard keep the same people in every other outcome (common random numbers). If Λ·dt exceeds a
+    zone (Λ > 2.4 a year with monthly steps), the outcomes are stacked contiguously instead (u <
+    p_any, then by λ_j/Λ). The exponential is only evaluated when u lies within λ_j·dt of its
+    zone's start (p_j ≤ λ_j·dt ≤ Λ·dt).
     """
     total = mu + l0 + l1 + l2 + l3
     if total <= 0.0:
         return NO_EVENT
-    if max(max(mu, l0), max(max(l1, l2), l3)) * dt <= ZONE:
-        z = min(np.int64(u * N_ZONES), N_ZONES - 1)
+    if total * dt <= ZONE:  # then every p_j ≤ λ_j·dt ≤ Λ·dt fits in its zone
+        x = u * N_ZONES
+        if x - np.floor(x) >= N_ZONES * (total * dt + 1e-12):  # the common case: no event (p_z ≤ Λ·dt)
+            return NO_EVENT
+        z = min(np.int64(x), N_ZONES - 1)
         w = u - z * ZONE
         lz = mu if z == 0 else (l0 if z == 1 else (l1 if z == 2 else (l2 if z == 3 else l3)))
-        if lz <= 0.0 or w >= lz * dt + 1e-12 or w >= -np.expm1(-total * dt) * lz / total:
+        if w >= lz * dt + 1e-12 or lz <= 0.0 or w >= -np.expm1(-total * dt) * lz / total:
             return NO_EVENT
         return F_DEATH if z == 0 else (e0 if z == 1 else (e1 if z == 2 else (e2 if z == 3 else e3)))
     if u >= total * dt + 1e-12:
@@ -586,6 +590,7 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
     ftie_gain = np.float32(scalars.tie_gain)
     stage, home, target, etype = people.stage, people.home, people.target, people.etype
     by_target, by_home = tallies.chunk_by_target[c], tallies.chunk_by_home[c]
+    demand = tallies.chunk_demand[c]
     pairs = tallies.thread_pairs[th]
     for i in range(c * n // NCHUNK, (c + 1) * n // NCHUNK):
         s = np.int64(stage[i])
@@ -637,9 +642,9 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
             if s == VISITOR or s == ENGAGED:  # expected candidates for 関わりしろ (ENGAGE) or housing (DUAL, SETTLE)
                 share = event_share(dt, mu + l0 + l1 + l2 + l3)
                 if s == VISITOR:
-                    tallies.chunk_demand[c, t0, RATION_ENGAGE] += l0 * share
+                    demand[t0, RATION_ENGAGE] += l0 * share
                 else:
-                    tallies.chunk_demand[c, t0, RATION_HOUSING] += (l1 + l2) * share
+                    demand[t0, RATION_HOUSING] += (l1 + l2) * share
             event = choose_event(u, dt, mu, e0, l0, e1, l1, e2, l2, e3, l3)
             if event != NO_EVENT:
                 ns, h, t, k, tie_i = apply_event(event, i, c, s, h0, t0, k0, cls, tie_i, people, inputs,
