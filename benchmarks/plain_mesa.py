@@ -78,7 +78,7 @@ class PlainPerson(mesa.Agent):
     def __init__(self, model: PlainRelationModel, index: int, stage: int, etype: int, home: int,
                  target: int, origin: int, birth: int, flags: int, age: float, tie: float,
                  visit_days: int, steps_in_stage: int, engage_factor: float,
-                 mobility_factor: float) -> None:
+                 mobility_factor: float, visit_level: int) -> None:
         super().__init__(model)
         self.index = index
         self.stage = stage
@@ -94,6 +94,7 @@ class PlainPerson(mesa.Agent):
         self.steps_in_stage = steps_in_stage
         self.engage_factor = engage_factor
         self.mobility_factor = mobility_factor
+        self.visit_level = visit_level
 
     # --- helpers (the kernel's inline functions) ----------------------------------------------
     def choose_target(self, u: float, cls: int) -> int:
@@ -142,7 +143,7 @@ class PlainPerson(mesa.Agent):
         # visits this step, their (class, home, target) tally, and tie strength
         tie = self.tie * m.tie_keep
         if VISITOR <= s <= DUAL:
-            days = int(m.visit_rate[s][k] * dt + v)
+            days = int(m.visit_days[s][k][self.visit_level] * dt + v)
             if days > 0:
                 tie += m.tie_gain * days
                 self.visit_days = min(self.visit_days + days, 65535)
@@ -162,16 +163,19 @@ class PlainPerson(mesa.Agent):
         elif s == ENGAGED:
             tm = m.type_mult[k]
             l0 = rate[t][T_DEEPEN] * self.engage_factor * tm[T_DEEPEN]
-            l1 = rate[t][T_DUAL] * self.mobility_factor * tm[T_DUAL]
-            l2 = rate[t][T_SETTLE] * self.mobility_factor * m.settle_pair[h][t] * tm[T_SETTLE]
+            if t != h:  # a tie inside one's own prefecture leads to no move between prefectures
+                l1 = rate[t][T_DUAL] * self.mobility_factor * tm[T_DUAL]
+                l2 = rate[t][T_SETTLE] * self.mobility_factor * m.settle_pair[h][t] * tm[T_SETTLE]
             l3 = (rate[t][T_LAPSE_ENGAGED] * tm[T_LAPSE_ENGAGED]
                   * m.cost_lapse[cls][h][t] / (1.0 + m.kappa_lapse * tie))
         elif s == DUAL:
-            l0 = (rate[t][T_SETTLE] * self.mobility_factor * m.settle_pair[h][t] * m.type_mult[k][T_SETTLE]
-                  * m.dual_settle_factor)
+            if t != h:
+                l0 = (rate[t][T_SETTLE] * self.mobility_factor * m.settle_pair[h][t] * m.type_mult[k][T_SETTLE]
+                      * m.dual_settle_factor)
             l1 = rate[t][T_LAPSE_DUAL] * m.cost_lapse[cls][h][t] / (1.0 + m.kappa_lapse * tie)
-        elif self.steps_in_stage < m.leave_window_steps:  # SETTLED, still within the window
-            l0 = rate[h][T_LEAVE]
+        else:  # SETTLED: the leave hazard declines with time since settling toward a floor
+            phi = m.leave_floor_ratio
+            l0 = rate[h][T_LEAVE] * (phi + (1.0 - phi) * math.exp(-self.steps_in_stage / m.leave_decay_steps))
 
         total = mu + l0 + l1 + l2 + l3
         event = -1  # -1 nothing, 0..3 the stage's events, 9 death
@@ -251,8 +255,10 @@ class PlainPerson(mesa.Agent):
                 else:
                     ns = ENGAGED
                     flows[t][T_LAPSE_DUAL] += 1
-            else:  # SETTLED leaves, back to the region of origin
+            else:  # SETTLED leaves: back to the region of origin, or on to a metro region
                 o = self.origin
+                if rnd() >= m.leave_return_share and m.outflow_cum[h][-1] > 0.0:
+                    o = bisect_right(m.outflow_cum[h], rnd())
                 flows[h][T_LEAVE] += 1
                 flows[o][F_LEAVE_ARRIVAL] += 1
                 ns = NONE
@@ -301,7 +307,7 @@ class PlainRelationModel(mesa.Model):
         tables, sc = src.inputs.tables, src.inputs.scalars
         self.type_mult = tables.type_mult.tolist()
         self.mortality = tables.mortality.tolist()
-        self.visit_rate = tables.visit_rate.tolist()
+        self.visit_days = tables.visit_days.tolist()
         self.type_weights = tables.type_weights.tolist()
         self.deepen_next = tables.deepen_next.tolist()
         self.yukari_bonus = float(sc.yukari_bonus)
@@ -312,7 +318,9 @@ class PlainRelationModel(mesa.Model):
         self.work_mult_capable = float(sc.work_mult_capable)
         self.work_mult_other = float(sc.work_mult_other)
         self.dual_settle_factor = float(sc.dual_settle_factor)
-        self.leave_window_steps = int(sc.leave_window_steps)
+        self.leave_floor_ratio = float(sc.leave_floor_ratio)
+        self.leave_decay_steps = float(sc.leave_decay_steps)
+        self.leave_return_share = float(sc.leave_return_share)
         self.youth_max_age = float(sc.youth_max_age)
         self._inputs = None  # the region inputs the levers set: converted when they change
         # capacities scaled to the subset; last step's demand likewise
@@ -325,7 +333,7 @@ class PlainRelationModel(mesa.Model):
         p = src.people
         cols = [getattr(p, f)[ids].tolist() for f in (
             "stage", "etype", "home", "target", "origin", "birth", "flags", "age", "tie", "visit_days",
-            "steps_in_stage", "engage_factor", "mobility_factor")]
+            "steps_in_stage", "engage_factor", "mobility_factor", "visit_level")]
         for i, row in zip(ids.tolist(), zip(*cols)):
             PlainPerson(self, i, *row)
 

@@ -37,6 +37,7 @@ class Decision(IntEnum):
     INITIAL_TARGET = 39  # initial target region
     TYPE = 40            # initial engagement type
     TENURE = 41          # initial time in stage
+    VISIT_LEVEL = 42     # the person's visit-intensity level (a quantile, drawn once)
     NEW_COUNT = 48       # new adults per region and step (stochastic rounding)
     ADOPTION = 56        # municipal adoption of 関係人口 programmes
 
@@ -49,6 +50,7 @@ class PersonFlag(IntFlag):
     ENROLLED = 4   # taking part in a programme now (its `programme`, since `enrolled_at`)
 
 
+VISIT_LEVELS = 256  # quantile levels of the visit-intensity distribution (a person's uint8 `visit_level`)
 MAX_PROGRAMMES = 8  # programme slots a scenario may use (the kernel's eligibility masks are 8 bits)
 
 

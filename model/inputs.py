@@ -21,7 +21,7 @@ from model.kernel import ProgrammeInputs, RegionInputs, RunTables, Scalars
 from model.levers.base import LeverEffects
 from model.levers.programmes import ProgrammeRow
 from model.parameters import ScenarioConfig
-from model.population import visit_rate_table
+from model.population import visit_days_table, visit_rate_table
 from model.regions import Gravity, RegionTable, Travel, cumulative, youth_outflow_destinations
 from model.stages import N_STAGES, N_TRANSITIONS, N_TYPES, EngagementType, Stage, Transition
 from model.units import Scale
@@ -45,7 +45,7 @@ def run_tables(cfg: ScenarioConfig) -> RunTables:
     tm[EngagementType.DIRECT_CONTRIBUTION, Transition.DEEPEN] = 0.0  # the deepest type
     return RunTables(
         mortality=mortality_table(cfg.demography),
-        visit_rate=visit_rate_table(cfg),
+        visit_days=visit_days_table(cfg),
         type_mult=tm,
         type_weights=np.array((0.0, *cfg.types.weights)),
         deepen_next=np.array([DEEPEN_NEXT[k] for k in EngagementType], dtype=np.int8),
@@ -61,7 +61,9 @@ def run_scalars(cfg: ScenarioConfig, key: np.uint64) -> Scalars:
         tie_gain=cfg.ties.gain_per_visit_day, kappa_engage=cfg.ties.kappa_engage,
         kappa_lapse=cfg.ties.kappa_lapse, work_mult_capable=cfg.types.work_mult_capable,
         work_mult_other=cfg.types.work_mult_other, dual_settle_factor=cfg.rates.dual_settle_factor,
-        leave_window_steps=int(round(cfg.rates.leave_window_years * cfg.run.steps_per_year)),
+        leave_floor_ratio=cfg.rates.leave_floor / cfg.rates.leave if cfg.rates.leave > 0 else 1.0,
+        leave_decay_steps=cfg.rates.leave_decay_years * cfg.run.steps_per_year,
+        leave_return_share=cfg.rates.leave_return_share,
         youth_max_age=cfg.rates.youth_outflow_max_age,
     )
 
@@ -119,6 +121,8 @@ class KernelInputs:
         self.travel = travel
         self.scale = scale
         self.tables = run_tables(config)
+        #: (stages, types) mean visit-days a year over people (the levels' mean is exactly 1)
+        self.mean_visit_days = visit_rate_table(config)
         self.scalars = run_scalars(config, key)
         r = config.rates
         self.base_rate = np.array([getattr(r, t.name.lower()) for t in Transition], dtype=float)
@@ -147,7 +151,7 @@ class KernelInputs:
         for k in EngagementType:
             stage = Stage.ENGAGED if k else Stage.VISITOR
             for sidejob in (False, True):
-                days[cost_class(k, sidejob)] = self.tables.visit_rate[stage, k]
+                days[cost_class(k, sidejob)] = self.mean_visit_days[stage, k]
         return days
 
     def fold(self, effects: LeverEffects) -> None:

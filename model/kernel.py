@@ -97,6 +97,7 @@ class PersonArrays(NamedTuple):
     mobility_factor: np.ndarray  # float32 person factor of DUAL, SETTLE, YOUTH_OUTFLOW
     programme: np.ndarray        # int8 programme of the person's (only) enrolment, -1 never enrolled
     enrolled_at: np.ndarray      # int32 step index of that enrolment (the cohort)
+    visit_level: np.ndarray      # uint8 quantile level of the person's visit intensity (0..VISIT_LEVELS-1)
 
 
 class RegionInputs(NamedTuple):
@@ -141,7 +142,7 @@ class RunTables(NamedTuple):
     """Tables fixed for the run."""
 
     mortality: np.ndarray     # (MAX_AGE + 1,) yearly death hazard by whole year of age
-    visit_rate: np.ndarray    # (stages, types) expected visit-days per year
+    visit_days: np.ndarray    # (stages, types, VISIT_LEVELS) visit-days per year by stage, type and intensity level
     type_mult: np.ndarray     # (types, transitions) hazard multipliers by engagement type
     type_weights: np.ndarray  # (types,) entry mix of engagement types (index 0 unused)
     deepen_next: np.ndarray   # (types,) int8 type after deepening
@@ -160,7 +161,9 @@ class Scalars(NamedTuple):
     work_mult_capable: float   # 就労 weight × this for side-job or telework capable people
     work_mult_other: float     # 就労 weight × this for others
     dual_settle_factor: float  # DUAL → SETTLED relative to ENGAGED → SETTLED
-    leave_window_steps: int    # steps after settling during which leaving is possible
+    leave_floor_ratio: float   # φ: LEAVE × (φ + (1 − φ)·e^(−steps since settling / τ))
+    leave_decay_steps: float   # τ in steps
+    leave_return_share: float  # share of leavers who go back to their region of origin
     youth_max_age: float       # no youth outflow from this age on
 
 
@@ -180,17 +183,20 @@ class Tallies(NamedTuple):
     eligible: np.ndarray       # (P, R) people eligible for each programme by host region (next step's rationing)
     entries: np.ndarray        # (P, R) enrolments of the step by host region
     participants: np.ndarray   # (P, R) people taking part at the end of the step, by host region
+    settler_exits: np.ndarray  # (2, cohorts) settlers who left (0) or died (1) in the step, by the step they settled
     chunk_by_target: np.ndarray   # (NCHUNK, R, stages, types) scratch: changes of by_target
     chunk_by_home: np.ndarray     # (NCHUNK, R, stages) scratch: changes of by_home
     chunk_flows: np.ndarray       # (NCHUNK, R, flows) scratch
     chunk_demand: np.ndarray      # (NCHUNK, R, 2) scratch
     chunk_programmes: np.ndarray  # (NCHUNK, 3, P, R) scratch: eligible, entries, participants
+    chunk_settler_exits: np.ndarray  # (NCHUNK, 2, cohorts) scratch
     thread_pairs: np.ndarray      # (threads, classes, R, R) int32 scratch
 
     @classmethod
-    def zeros(cls, n_regions: int, n_programmes: int = 0) -> "Tallies":
+    def zeros(cls, n_regions: int, n_programmes: int = 0, n_cohorts: int = 1) -> "Tallies":
         """Empty tallies for `n_regions` regions and `n_programmes` programmes, with a visit-pair
-        slot for every Numba thread."""
+        slot for every Numba thread; settlers' exits are kept by settling step 0..n_cohorts-1 (a
+        run's steps; earlier or later steps are counted in the first or last)."""
         r, q = n_regions, n_programmes
         return cls(
             by_target=np.zeros((r, N_STAGES, N_TYPES), dtype=np.int64),
@@ -201,11 +207,13 @@ class Tallies(NamedTuple):
             eligible=np.zeros((q, r), dtype=np.int64),
             entries=np.zeros((q, r), dtype=np.int64),
             participants=np.zeros((q, r), dtype=np.int64),
+            settler_exits=np.zeros((2, n_cohorts), dtype=np.int64),
             chunk_by_target=np.zeros((NCHUNK, r, N_STAGES, N_TYPES), dtype=np.int64),
             chunk_by_home=np.zeros((NCHUNK, r, N_STAGES), dtype=np.int64),
             chunk_flows=np.zeros((NCHUNK, r, N_FLOWS), dtype=np.int64),
             chunk_demand=np.zeros((NCHUNK, r, 2), dtype=np.int64),
             chunk_programmes=np.zeros((NCHUNK, 3, q, r), dtype=np.int64),
+            chunk_settler_exits=np.zeros((NCHUNK, 2, n_cohorts), dtype=np.int64),
             thread_pairs=np.zeros((numba.config.NUMBA_NUM_THREADS, N_CLASSES, r, r), dtype=np.int32),
         )
 
@@ -348,18 +356,21 @@ def stage_hazards(s, i, h, t, k, cls, a, tie_i, q, people, inputs, programmes, t
         mob = people.mobility_factor[i]
         e0, e1, e2, e3 = T_DEEPEN, T_DUAL, T_SETTLE, T_LAPSE_ENGAGED
         l0 = rate[t, T_DEEPEN] * people.engage_factor[i] * tm[k, T_DEEPEN]
-        l1 = rate[t, T_DUAL] * mob * tm[k, T_DUAL]
-        l2 = rate[t, T_SETTLE] * mob * inputs.settle_pair[h, t] * tm[k, T_SETTLE]
+        if t != h:  # a tie inside one's own prefecture leads to no move between prefectures
+            l1 = rate[t, T_DUAL] * mob * tm[k, T_DUAL]
+            l2 = rate[t, T_SETTLE] * mob * inputs.settle_pair[h, t] * tm[k, T_SETTLE]
         l3 = (rate[t, T_LAPSE_ENGAGED] * tm[k, T_LAPSE_ENGAGED]
               * inputs.cost_lapse[cls, h, t] / (1.0 + scalars.kappa_lapse * tie_i))
     elif s == DUAL:
         e0, e1 = T_SETTLE, T_LAPSE_DUAL
-        l0 = (rate[t, T_SETTLE] * people.mobility_factor[i] * inputs.settle_pair[h, t]
-              * tables.type_mult[k, T_SETTLE] * scalars.dual_settle_factor)
+        if t != h:
+            l0 = (rate[t, T_SETTLE] * people.mobility_factor[i] * inputs.settle_pair[h, t]
+                  * tables.type_mult[k, T_SETTLE] * scalars.dual_settle_factor)
         l1 = rate[t, T_LAPSE_DUAL] * inputs.cost_lapse[cls, h, t] / (1.0 + scalars.kappa_lapse * tie_i)
-    elif people.steps_in_stage[i] < scalars.leave_window_steps:  # SETTLED, still within the window
+    else:  # SETTLED: the leave hazard declines with time since settling toward a floor, never to 0 at a cliff
         e0 = T_LEAVE
-        l0 = rate[h, T_LEAVE]
+        phi = scalars.leave_floor_ratio
+        l0 = rate[h, T_LEAVE] * (phi + (1.0 - phi) * np.exp(-people.steps_in_stage[i] / scalars.leave_decay_steps))
     if q >= 0:
         mult = programmes.mult
         if e0 != NO_EVENT:
@@ -469,8 +480,12 @@ def apply_event(event, i, c, s, h, t, k, cls, tie_i, people, inputs, tables, sca
             flows[c, t, event] += 1
         else:
             flows[c, t, F_HOUSING_REJECTED] += 1
-    elif event == T_LEAVE:  # a settler leaves, back to the region of origin
+    elif event == T_LEAVE:  # a settler leaves: back to the region of origin, or on to a metro region
         o = np.int64(people.origin[i])
+        ur, ud = draw_pair(k_outflow, i)
+        row = inputs.outflow_cum[h]
+        if ur >= scalars.leave_return_share and row[row.shape[0] - 1] > 0.0:
+            o = np.int64(np.searchsorted(row, ud, side="right"))
         flows[c, h, T_LEAVE] += 1
         flows[c, o, F_LEAVE_ARRIVAL] += 1
         ns = NONE
@@ -514,8 +529,8 @@ def enrolment(bits, i, s, h, t, a, k_enrol, programmes, counts):
 @njit(cache=True, inline="always")
 def enter_programme(q, i, c, s, h, t, k, step, people, programmes, tallies):
     """Enrol person i in programme q hosted by region t: raise their stage to the programme's entry
-    stage (at least VISITOR), give an engagement type on entering 関係人口, count the flows of the
-    stages passed; returns the new (stage, target, type)."""
+    stage (at least VISITOR; at most ENGAGED when t is their own prefecture), give an engagement type
+    on entering 関係人口, count the flows of the stages passed; returns the new (stage, target, type)."""
     people.flags[i] = people.flags[i] | FLAG_ENROLLED
     people.programme[i] = q
     people.enrolled_at[i] = step
@@ -525,6 +540,8 @@ def enter_programme(q, i, c, s, h, t, k, step, people, programmes, tallies):
         ns = VISITOR
         flows[c, t, T_VISIT] += 1
     entry = np.int64(programmes.entry_stage[q])
+    if t == h and entry > ENGAGED:  # hosted in one's own prefecture: no dual residence there
+        entry = ENGAGED
     if s != SETTLED and entry > ns:
         if ns < ENGAGED <= entry:
             flows[c, t, T_ENGAGE] += 1
@@ -560,6 +577,7 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
     stage, home, target, etype = people.stage, people.home, people.target, people.etype
     by_target, by_home = tallies.chunk_by_target[c], tallies.chunk_by_home[c]
     pairs = tallies.thread_pairs[th]
+    exits = tallies.chunk_settler_exits[c]
     for i in range(c * n // NCHUNK, (c + 1) * n // NCHUNK):
         s = np.int64(stage[i])
         if s == DEAD:
@@ -591,7 +609,7 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
         tie0 = people.tie[i]
         tie_i = tie0 * ftie_keep
         if s >= VISITOR and s <= DUAL:
-            rate_days = tables.visit_rate[s, k0]
+            rate_days = tables.visit_days[s, k0, people.visit_level[i]]
             if q >= 0 and not entered:
                 rate_days = rate_days + programmes.visit_rate[q]
             days = np.int64(rate_days * dt + v)
@@ -617,6 +635,9 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
             else:
                 counts[2, q, h if ns == SETTLED else t] += 1
 
+        if s == SETTLED and ns != SETTLED:  # a settler left or died: count it by the step they settled
+            cohort = min(max(step - 1 - np.int64(people.steps_in_stage[i]), 0), exits.shape[1] - 1)
+            exits[0 if ns == NONE else 1, cohort] += 1
         if ns != s:
             people.steps_in_stage[i] = 0
             stage[i] = ns
@@ -666,6 +687,7 @@ def advance(people: PersonArrays, inputs: RegionInputs, programmes: ProgrammeInp
     tallies.chunk_flows[:] = 0
     tallies.chunk_demand[:] = 0
     tallies.chunk_programmes[:] = 0
+    tallies.chunk_settler_exits[:] = 0
     tallies.thread_pairs[:] = 0
     _advance_chunks(people, inputs, programmes, tables, scalars, step, tallies)
     by_target, by_home, flows, demand, pairs = (tallies.by_target, tallies.by_home, tallies.flows,
@@ -688,6 +710,10 @@ def advance(people: PersonArrays, inputs: RegionInputs, programmes: ProgrammeInp
         eligible += tallies.chunk_programmes[c, 0]
         entries += tallies.chunk_programmes[c, 1]
         participants += tallies.chunk_programmes[c, 2]
+    settler_exits = tallies.settler_exits
+    settler_exits[:] = 0
+    for c in range(NCHUNK):
+        settler_exits += tallies.chunk_settler_exits[c]
 
 
 @njit(cache=True)

@@ -8,10 +8,10 @@ import pandas as pd
 from model.kpis import KPI, KPI_NAMES
 from model.levers.base import LEDGER, NET_REVENUE, PAYERS
 from model.stages import N_FLOWS, N_STAGES, N_TYPES, EngagementType, Flow, Stage
+from model.surveys import HOME_KINDS, VISIT_DAY_LABELS, Destination
 from model.units import Scale
 
-VISIT_DAY_BINS = (0, 1, 3, 6, 12, 24, 60)
-VISIT_DAY_LABELS = ("0", "1-2", "3-5", "6-11", "12-23", "24-59", "60+")
+RETENTION_YEARS = (1, 3, 5, 10)   # years after settling at which a cohort's retention is reported
 _TYPED = (Stage.ENGAGED, Stage.DUAL)
 
 
@@ -25,7 +25,8 @@ class History:
 
     def __init__(self, n_steps: int, n_regions: int, dates: pd.DatetimeIndex, codes: np.ndarray,
                  scale: Scale, lever_labels: list[str], lever_kinds: list[str],
-                 payer_shares: np.ndarray, programme_labels: list[str] | None = None) -> None:
+                 payer_shares: np.ndarray, programme_labels: list[str] | None = None,
+                 steps_per_year: int = 12) -> None:
         self.by_target = np.zeros((n_steps + 1, n_regions, N_STAGES, N_TYPES), dtype=np.int64)
         self.by_home = np.zeros((n_steps + 1, n_regions, N_STAGES), dtype=np.int64)
         self.flows = np.zeros((n_steps + 1, n_regions, N_FLOWS), dtype=np.int64)
@@ -40,9 +41,13 @@ class History:
         self.lever_labels = lever_labels
         self.lever_kinds = lever_kinds
         self.payer_shares = payer_shares
-        self.visit_day_rows: list[tuple[int, str, str, int]] = []
+        self.visit_day_rows: list[tuple[int, str, str, str, bool, str, int]] = []
+        self.destination_rows: list[tuple[int, int, str, str, int]] = []
+        #: (steps, 2, settling step) settlers who left (0) or died (1) in each step, by the step they settled
+        self.settler_exits = np.zeros((n_steps + 1, 2, n_steps + 1), dtype=np.int64)
         self.continuity_rows: list[tuple[int, int, float]] = []
         self.dates = dates
+        self.steps_per_year = steps_per_year
         self.codes = codes
         self.scale = scale
         self.settlers_to_date = 0     # SETTLE flows so far, simulated persons
@@ -50,7 +55,8 @@ class History:
 
     def record(self, step: int, by_target: np.ndarray, by_home: np.ndarray, flows: np.ndarray,
                kpis: np.ndarray, spending: np.ndarray | None = None, revenue: np.ndarray | None = None,
-               entries: np.ndarray | None = None, participants: np.ndarray | None = None) -> None:
+               entries: np.ndarray | None = None, participants: np.ndarray | None = None,
+               settler_exits: np.ndarray | None = None) -> None:
         """Store the tallies after `step` steps: spending (levers, R) in yen and `revenue`, either the
         ledger (levers, len(LEDGER), R) that `LeverSet.account` returns or the net revenue alone (levers, R);
         programme entries and participants per programme and host region."""
@@ -69,6 +75,8 @@ class History:
         if entries is not None and entries.size:
             self.entries[step] = entries
             self.participants[step] = participants
+        if settler_exits is not None:
+            self.settler_exits[step, :, : settler_exits.shape[1]] = settler_exits
         self.last = step
 
     def record_continuity(self, fiscal_year: int, counts: np.ndarray) -> None:
@@ -87,13 +95,20 @@ class History:
             self.cohort_rows.append((fiscal_year, int(q), int(entered), int(s), int(c)))
 
     def record_visit_days(self, fiscal_year: int, bands: np.ndarray) -> None:
-        """Distribution of visit-days over the fiscal year that just ended: `bands[stage, band]`
-        living simulated persons by their stage at its end and their band (`VISIT_DAY_BINS`)."""
+        """Distribution of visit-days over the fiscal year that just ended: `bands[stage, type, home
+        kind, full year, band]` living simulated persons (`model.surveys.survey_tables`)."""
         for s in Stage:
             if s in (Stage.DEAD, Stage.NONE):
                 continue
-            for b, c in enumerate(bands[s]):
-                self.visit_day_rows.append((fiscal_year, s.name, VISIT_DAY_LABELS[b], int(c)))
+            for k, kind, full, b in np.argwhere(bands[s] > 0):
+                self.visit_day_rows.append((fiscal_year, s.name, EngagementType(k).name, HOME_KINDS[kind],
+                                            bool(full), VISIT_DAY_LABELS[b], int(bands[s, k, kind, full, b])))
+
+    def record_destinations(self, fiscal_year: int, mix: np.ndarray) -> None:
+        """Where related people's targets lie at a fiscal-year end: `mix[home, stage, destination]`."""
+        for h, s, d in np.argwhere(mix > 0):
+            self.destination_rows.append((fiscal_year, int(self.codes[h]), Stage(s).name, Destination(d).name,
+                                          int(mix[h, s, d])))
 
     def _steps(self) -> np.ndarray:
         return np.arange(self.last + 1)
@@ -271,11 +286,57 @@ class History:
         return self._finish(df, ["step", "programme", "region"], {})
 
     def visit_days_frame(self) -> pd.DataFrame:
-        """Visit-days per person-year: fiscal_year, stage, days, people (people in each bin)."""
-        df = pd.DataFrame(self.visit_day_rows, columns=["fiscal_year", "stage", "days", "people"])
-        df["people"] = self.scale.people(df["people"])
+        """Visit-days per person-year: fiscal_year, stage, type, home_kind, full_year, days, people
+        (people in each band; full_year: held the stage for the whole fiscal year)."""
+        df = pd.DataFrame(self.visit_day_rows, columns=["fiscal_year", "stage", "type", "home_kind", "full_year",
+                                                        "days", "people"])
+        df["people"] = self.scale.people(df["people"].astype(float))
         df["days"] = pd.Categorical(df["days"], categories=list(VISIT_DAY_LABELS), ordered=True)
         df["stage"] = pd.Categorical(df["stage"], categories=[s.name for s in Stage if s != Stage.DEAD])
+        df["type"] = pd.Categorical(df["type"], categories=[k.name for k in EngagementType])
+        df["home_kind"] = pd.Categorical(df["home_kind"], categories=list(HOME_KINDS))
+        return df.sort_values(["fiscal_year", "stage", "type", "home_kind", "full_year", "days"],
+                              kind="stable").reset_index(drop=True)
+
+    def destination_frame(self) -> pd.DataFrame:
+        """Where related people's targets lie: fiscal_year, home, stage, destination, people."""
+        df = pd.DataFrame(self.destination_rows, columns=["fiscal_year", "home", "stage", "destination", "people"])
+        df["people"] = self.scale.people(df["people"].astype(float))
+        df["stage"] = pd.Categorical(df["stage"], categories=[s.name for s in Stage if s != Stage.DEAD])
+        df["destination"] = pd.Categorical(df["destination"], categories=[d.name for d in Destination])
+        return df
+
+    def retention_frame(self, fiscal_years: np.ndarray) -> pd.DataFrame:
+        """Retention of each settling cohort (定着率): cohort_fiscal_year, years_after, settlers, left,
+        died, retention.
+
+        A cohort is everyone who settled in one fiscal year (`fiscal_years[k]` is the fiscal year of
+        step k). `years_after` counts from each member's own settling step; retention is the share of
+        the cohort's survivors still living in the region they settled in, (settlers − left − died) ÷
+        (settlers − died). A cohort appears for a number of years only once every member has been
+        settled that long within the run.
+        """
+        last = self.last
+        settled = self.flows[1: last + 1, :, Flow.SETTLE].sum(axis=1)        # settling step k = 0..last-1
+        exits = self.settler_exits[: last + 1]                               # (steps, 2, settling step)
+        cumulative = np.cumsum(exits, axis=0)                                # exits up to each boundary
+        rows = []
+        years = np.asarray(fiscal_years[: last])
+        steps_per_year = self.steps_per_year
+        for fy in np.unique(years):
+            members = np.flatnonzero(years == fy)
+            for d in RETENTION_YEARS:
+                until = members + 1 + d * steps_per_year                     # boundary d years after settling
+                if until.max() > last:
+                    continue
+                n = int(settled[members].sum())
+                left = int(cumulative[until, 0, members].sum())
+                died = int(cumulative[until, 1, members].sum())
+                alive = n - died
+                rows.append((int(fy), d, n, left, died, (alive - left) / alive if alive > 0 else np.nan))
+        df = pd.DataFrame(rows, columns=["cohort_fiscal_year", "years_after", "settlers", "left", "died", "retention"])
+        for col in ("settlers", "left", "died"):
+            df[col] = self.scale.people(df[col].astype(float))
         return df
 
     def _finish(self, df: pd.DataFrame, order: list[str], categories: dict[str, list[str]]) -> pd.DataFrame:

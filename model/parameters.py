@@ -68,6 +68,9 @@ class TravelSettings(_Section):
     fast_speed_kmh: Positive = Field(250.0, description="Speed beyond ground_limit_km (shinkansen, air)")
     base_fare_yen: NonNegative = Field(1000.0, description="Fixed fare each way (assumption)")
     fare_per_km_yen: NonNegative = Field(22.0, description="Fare per route km, about JR fare plus express charge")
+    own_distance_share: float = Field(
+        0.5, gt=0, le=1, description="Great-circle km of a trip inside one's own prefecture = this × the distance "
+                                     "from its capital to the nearest other capital (assumption, 0.3–0.7)")
 
 
 class ChoiceSettings(_Section):
@@ -77,6 +80,12 @@ class ChoiceSettings(_Section):
     time_decay_per_hour: NonNegative = Field(0.25, description="β_time per hour one way (assumption)")
     cost_decay_per_10k_yen: NonNegative = Field(0.15, description="β_cost per ¥10,000 round trip (assumption)")
     yukari_bonus: NonNegative = Field(4.0, description="κ: extra weight (1+κ) of the birth region (ゆかり) (assumption)")
+    own_region_weight: NonNegative = Field(
+        1.0, description="ω_own: gravity weight × this for a tie inside one's own prefecture (another of its "
+                         "municipalities; MLIT counts these); 0 = ties only to other prefectures (assumption, 0–1)")
+    same_metro_area_weight: NonNegative = Field(
+        1.0, description="ω_metro: gravity weight × this between two prefectures of one metro area (東京圏, 大阪圏, "
+                         "名古屋圏); 1 = no extra pull (assumption, 0.5–3)")
     access_exponent: NonNegative = Field(0.5, description="Visit hazard ∝ (home accessibility / mean)^this (assumption)")
     engage_cost_per_10k_yen: NonNegative = Field(0.10, description="ENGAGE hazard × e^(−this·cost/¥10k) (assumption)")
     lapse_cost_per_10k_yen: NonNegative = Field(0.05, description="LAPSE hazards × e^(+this·cost/¥10k) (assumption)")
@@ -107,11 +116,18 @@ class Rates(_Section):
     settle: NonNegative = Field(0.008, description="ENGAGED → SETTLED; DUAL uses it × dual_settle_factor (assumption)")
     lapse_engaged: NonNegative = Field(0.20, description="ENGAGED → VISITOR (assumption)")
     lapse_dual: NonNegative = Field(0.15, description="DUAL → ENGAGED (assumption)")
-    leave: NonNegative = Field(0.06, description="SETTLED → back to origin, within leave_window_years (assumption)")
+    leave: NonNegative = Field(0.10, description="SETTLED → leaves the region, hazard just after settling (assumption, 0.05–0.2)")
+    leave_floor: NonNegative = Field(
+        0.01, description="Long-run LEAVE hazard, years after settling; the hazard declines from `leave` toward this "
+                          "and never stops at a cliff (assumption, 0.005–0.03)")
+    leave_decay_years: Positive = Field(
+        3.0, description="τ: LEAVE = floor + (leave − floor)·e^(−years since settling / τ) (assumption, 1–6)")
+    leave_return_share: Share = Field(
+        0.7, description="Share of leavers who go back to their region of origin; the rest move to a metro region "
+                         "by the youth-outflow gravity (assumption, 0.5–0.9)")
     youth_outflow: NonNegative = Field(0.04, description="Rural natives without a relationship → metro, at the age peak (assumption)")
     youth_outflow_max_age: NonNegative = Field(40.0, description="No youth outflow from this age on (assumption)")
     dual_settle_factor: NonNegative = Field(6.0, description="DUAL → SETTLED hazard relative to ENGAGED → SETTLED (assumption)")
-    leave_window_years: NonNegative = Field(5.0, description="Years after settling during which leaving is possible (移住支援金 asks 5)")
 
 
 class TypeSettings(_Section):
@@ -147,14 +163,27 @@ class TieSettings(_Section):
 
 
 class VisitSettings(_Section):
-    """Expected visit-days per year by stage and type (assumption; MLIT reports frequencies, not days)."""
+    """Expected visit-days per year by stage and type, and how much people differ (visit intensity).
+
+    A person's visit-days a year are the mean of their stage and type × their own intensity: a gamma
+    variable with mean 1 and coefficient of variation `cv_*` (shape 1/cv²), drawn once per person as a
+    quantile, so a frequent visitor stays frequent when their type changes. cv = 0: everyone visits at
+    the mean. Means and spreads are assumptions; MLIT 2023 reports about 49 % of visiting 関係人口 at
+    2–7 days a year and about half of 就労型 at 8 days or more (calibration targets).
+    """
 
     visitor: NonNegative = Field(2.0, description="VISITOR (交流人口)")
-    hobby_consumption: NonNegative = Field(5.0, description="ENGAGED 趣味・消費型")
-    participation: NonNegative = Field(8.0, description="ENGAGED 参加・交流型")
-    work: NonNegative = Field(20.0, description="ENGAGED 就労型")
-    direct_contribution: NonNegative = Field(12.0, description="ENGAGED 直接寄与型")
+    hobby_consumption: NonNegative = Field(4.0, description="ENGAGED 趣味・消費型")
+    participation: NonNegative = Field(6.0, description="ENGAGED 参加・交流型")
+    work: NonNegative = Field(15.0, description="ENGAGED 就労型")
+    direct_contribution: NonNegative = Field(8.0, description="ENGAGED 直接寄与型")
     dual: NonNegative = Field(60.0, description="DUAL (二地域居住)")
+    cv_visitor: float = Field(1.0, ge=0, le=5, description="Spread of VISITOR intensity (assumption, 0.5–2)")
+    cv_hobby_consumption: float = Field(0.8, ge=0, le=5, description="Spread, 趣味・消費型 (assumption, 0.5–2)")
+    cv_participation: float = Field(0.8, ge=0, le=5, description="Spread, 参加・交流型 (assumption, 0.5–2)")
+    cv_work: float = Field(1.5, ge=0, le=5, description="Spread, 就労型 (assumption, 0.8–2.5)")
+    cv_direct_contribution: float = Field(1.0, ge=0, le=5, description="Spread, 直接寄与型 (assumption, 0.5–2)")
+    cv_dual: float = Field(0.5, ge=0, le=5, description="Spread, DUAL (assumption, 0.2–1)")
 
 
 class PopulationSettings(_Section):

@@ -14,7 +14,8 @@ from model.demography import new_adults_expected
 from model.inputs import KernelInputs
 from model.kpis import KPI, KPITracker, close_year, initial_contact
 from model.levers import LeverContext, LeverSet, StepRecord
-from model.outputs import VISIT_DAY_BINS, History
+from model.outputs import History
+from model.surveys import VISIT_DAY_EDGES, area_codes, survey_tables
 from model.parameters import KankeiScenario, ScenarioConfig, load_scenario, with_overrides
 from model.person import Person
 from model.population import Draws, add_new_adults, refresh_factors, synthesise
@@ -23,7 +24,6 @@ from model.stages import EngagementType, Flow, Stage
 from model.units import Scale
 
 
-VISIT_DAY_EDGES = np.array(VISIT_DAY_BINS, dtype=np.int64)
 
 
 def step_dates(start: str, n_steps: int, steps_per_year: int) -> pd.DatetimeIndex:
@@ -86,17 +86,18 @@ class RelationModel(mesa.Model):
         self.people, self._engage_norm = synthesise(cfg, self.table, self.travel, self.inputs.gravity, self.draws)
         self._class_visit_days = self.inputs.visit_days_per_class()
         self._effects_key: tuple = ((), b"")
-        self.tallies = kernel.Tallies.zeros(R, len(self.levers.slots))
+        self.tallies = kernel.Tallies.zeros(R, len(self.levers.slots), self.n_steps + 1)
+        self._area = area_codes(self.table.metro_area)
         kernel.tally(self.people.arrays(), self.counts_by_target, self.counts_by_home)
         if self.levers.slots:
             kernel.count_eligible(self.people.arrays(), self.inputs.programmes, self.key, np.int64(-1),
                                   self.tallies.eligible)
         self.kpi_tracker = KPITracker(cfg.outcomes, self.table.adults, self.scale,
-                                      initial_contact(self.counts_by_target, self.inputs.tables.visit_rate,
+                                      initial_contact(self.counts_by_target, self.inputs.mean_visit_days,
                                                       self.table.adults, self.scale))
         self.history = History(self.n_steps, R, self.dates, self.table.codes, self.scale,
                                self.levers.labels(), self.levers.kinds(), self.levers.payer_matrix(),
-                               self.levers.programme_labels())
+                               self.levers.programme_labels(), cfg.run.steps_per_year)
         self.history.record(0, self.counts_by_target, self.counts_by_home, self.last_flows,
                             self.kpi_tracker.step(self.counts_by_target, self.visit_pairs, self.adoption.adopting, 0.0))
         self.datacollector = mesa.DataCollector(model_reporters={
@@ -170,7 +171,8 @@ class RelationModel(mesa.Model):
         self.last_flows[:, Flow.NEW_ADULT] = born
         kpis = self.kpi_tracker.step(self.counts_by_target, self.visit_pairs, self.adoption.adopting, self.dt)
         self.history.record(k + 1, self.counts_by_target, self.counts_by_home, self.last_flows, kpis,
-                            spending, revenue, self.tallies.entries, self.tallies.participants)
+                            spending, revenue, self.tallies.entries, self.tallies.participants,
+                            self.tallies.settler_exits)
         if fiscal_year(self.dates[k + 1]) != fiscal_year(self.dates[k]):
             self._close_fiscal_year(fiscal_year(self.dates[k]))
         self.datacollector.collect(self)
@@ -190,12 +192,16 @@ class RelationModel(mesa.Model):
         return record
 
     def _close_fiscal_year(self, year: int) -> None:
-        """Record the year's visit-day distribution and 例2, reset the counters, refresh age-dependent factors."""
+        """Record the year's visit-day bands, destination mix and 例2, reset the counters, refresh
+        age-dependent factors."""
         p = self.people
         n = p.n
-        bands, continuing = close_year(p.stage[:n], p.target[:n], p.steps_in_stage[:n], p.visit_days[:n],
-                                       VISIT_DAY_EDGES, self.config.run.steps_per_year, self.table.n)
+        spy = self.config.run.steps_per_year
+        bands, mix = survey_tables(p.stage[:n], p.etype[:n], p.home[:n], p.target[:n], p.steps_in_stage[:n],
+                                   p.visit_days[:n], self.table.is_metro, self._area, VISIT_DAY_EDGES, spy)
         self.history.record_visit_days(year, bands)
+        self.history.record_destinations(year, mix)
+        continuing = close_year(p.stage[:n], p.target[:n], p.steps_in_stage[:n], p.visit_days[:n], spy, self.table.n)
         self.history.record_continuity(year, continuing)
         if self.levers.slots:
             members = np.flatnonzero(p.programme[:n] >= 0)
@@ -240,8 +246,19 @@ class RelationModel(mesa.Model):
         return self.history.population_frame()
 
     def visit_days(self) -> pd.DataFrame:
-        """Distribution of visit-days per person-year, per fiscal year completed, by stage."""
+        """Visit-days a year (訪問日数): people per band, by fiscal year, stage, type and home kind, and
+        whether they held the stage all year (compare with MLIT's bands among visiting 関係人口)."""
         return self.history.visit_days_frame()
+
+    def destinations(self) -> pd.DataFrame:
+        """Where related people's targets lie (関係先の位置) at each fiscal-year end, by home region and
+        stage: the same prefecture, the same metro area, another metro prefecture or a rural one."""
+        return self.history.destination_frame()
+
+    def retention(self) -> pd.DataFrame:
+        """Retention of each fiscal year's settlers (定着率) 1, 3, 5 and 10 years after settling: the
+        share of the cohort's survivors still living in the region they settled in."""
+        return self.history.retention_frame(np.array([fiscal_year(d) for d in self.dates[:-1]]))
 
     def kpis(self) -> pd.DataFrame:
         """The seed's KPIs per step and region (例1, 例3, 例4, adopting municipalities)."""

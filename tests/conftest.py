@@ -24,7 +24,9 @@ CONSTANT_HAZARDS = {
     "rates.lapse_dual": 0.4,
     "rates.leave": 0.2,
     "rates.dual_settle_factor": 2.0,
-    "rates.leave_window_years": 1000.0,
+    "rates.leave_floor": 0.2,          # = rates.leave: a constant leave hazard
+    "rates.leave_return_share": 1.0,
+    "choice.own_region_weight": 0.0,   # every tie to another prefecture, so every engaged person may move
     "propensity.engage_income_elasticity": 0.0,
     "propensity.engage_age_width": 1e9,
     "propensity.rc_labour_amplitude": 0.0,

@@ -189,7 +189,11 @@ def test_state_invariants_hold(small_run):
     n = p.n
     stage, target, home, etype = p.stage[:n], p.target[:n], p.home[:n], p.etype[:n]
     related = (stage >= Stage.VISITOR) & (stage <= Stage.DUAL)
-    assert np.all(target[related] >= 0) and np.all(target[related] != home[related])
+    assert np.all(target[related] >= 0)
+    # a tie inside one's own prefecture is allowed, but never as a dual resident
+    dual = stage == Stage.DUAL
+    assert np.all(target[dual] != home[dual])
+    assert 0 < np.count_nonzero(target[related] == home[related]) < np.count_nonzero(related)
     assert np.all(target[stage == Stage.NONE] == -1)
     typed = (stage == Stage.ENGAGED) | (stage == Stage.DUAL)
     assert np.all((etype[typed] >= EngagementType.HOBBY_CONSUMPTION) & (etype[typed] <= EngagementType.DIRECT_CONTRIBUTION))

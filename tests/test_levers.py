@@ -163,7 +163,7 @@ def test_exhausted_budget_stops_the_lever_acting():
 
 
 def test_a_lever_in_one_region_leaves_other_regions_alone():
-    extra = {"rates.leave": 0.0}
+    extra = {"rates.leave": 0.0, "rates.settle": 0.05}  # enough settlers in 島根県 at this scale to see the effect
     base = run([], extra)
     policy = run([{"kind": "coordinator", "staff": 20.0, "caseload_per_staff": 400.0, "settle_effect": 3.0,
                    "regions": [SHIMANE]}], extra)
