@@ -17,7 +17,7 @@ import pandas as pd
 from model import RelationModel, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
-PINNED = "b65ec972c2534c557635f54968eaa71c9155f83ec7c931405c82563b75f6edca"
+PINNED = "9f39f143b04b86350beb7cdb0417eeefc33a25aaf20a746647db35d1ab388275"
 
 
 def tidy_digest(model: RelationModel) -> str:
