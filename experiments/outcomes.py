@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from model.kpis import KPI
-from model.levers.base import LEDGER, LEDGER_INDEX, PAYERS
+from model.levers.base import COUNT_INDEX, LEDGER, LEDGER_INDEX, PAYERS
 from model.stages import Flow, Stage
 
 STOCKS = (Stage.NONE, Stage.VISITOR, Stage.ENGAGED, Stage.DUAL, Stage.SETTLED)
@@ -59,6 +59,7 @@ class RunView:
         acting = model.levers.acting_in(mask)
         self.cost_by_payer = costs[:, acting].sum(axis=(0, 1, 3))              # (payers,)
         self.ledger_totals = h.ledger[: h.last + 1][:, acting].sum(axis=(0, 1, 3))  # (LEDGER,)
+        self.count_totals = h.counts[: h.last + 1][:, acting].sum(axis=(0, 1, 3))   # (COUNTS,)
         self.rural = ~model.table.is_metro[mask]
 
     def stock(self, stage: Stage) -> np.ndarray:
@@ -93,6 +94,11 @@ class RunView:
         """Yen of one ledger item (`model.levers.base.LEDGER`) over the run, for the levers acting in
         the view's regions, wherever it falls."""
         return float(self.ledger_totals[LEDGER_INDEX[item]])
+
+    def paid_for(self, item: str) -> float:
+        """What the spending of the levers acting in the view's regions paid for over the run, in real
+        units: one `model.levers.base.COUNTS` item (cases, persons, children, trips, days)."""
+        return float(self.count_totals[COUNT_INDEX[item]])
 
 
 def _share(num: float, den: float) -> float:
@@ -151,6 +157,15 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
     Outcome("net_public_cost_yen", "純公費負担（累計・円）",
             "spending_yen − net_revenue_yen: the public cost less what recipient regions keep, yen",
             lambda v: v.spent() - v.booked("net_revenue")),
+    Outcome("relocation_grant_cases", "移住支援金の件数（累計・世帯）",
+            "移住支援金 cases paid over the run: one per household (a couple's two adults make one case)",
+            lambda v: v.paid_for("cases")),
+    Outcome("relocation_grant_persons", "移住支援金の対象人数（累計）",
+            "persons covered by the 移住支援金 cases paid over the run, adults and children",
+            lambda v: v.paid_for("persons")),
+    Outcome("subsidised_trips", "補助対象の往復（累計）",
+            "round trips of participants paid by a travel subsidy or ふるさと住民登録 Premium perks over the run",
+            lambda v: v.paid_for("trips")),
     Outcome("municipalities_adopting_final", "関係人口に取り組む市町村（期末）",
             "municipalities working on 関係人口 at the end (the national KPI)",
             lambda v: float(v.kpis[-1, :, KPI.MUNICIPALITIES_ADOPTING].sum())),

@@ -54,8 +54,8 @@ STRUCTURAL_GAPS = {
     "relocation_grant_cases_fy2023": "the baseline runs no relocation-grant (移住支援金) lever, so it pays no "
                                      "grants; cases also need Tokyo's 23 wards (the model has Tokyo prefecture) "
                                      "and grant take-up.",
-    "relocation_grant_persons_fy2023": "as for the cases: no 移住支援金 in the baseline; persons per case also "
-                                       "need households, which the model does not have.",
+    "relocation_grant_persons_fy2023": "as for the cases: no 移住支援金 in the baseline (a scenario with the "
+                                       "grant reports persons per household case: relocation_grant_persons).",
 }
 
 COMPARE_COLUMNS = ["target_id", "quantity", "period", "observed", "model", "unit", "error",

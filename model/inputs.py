@@ -68,14 +68,30 @@ def run_scalars(cfg: ScenarioConfig, key: np.uint64) -> Scalars:
     )
 
 
-def programme_inputs(rows: list[ProgrammeRow], gravity: Gravity, n_regions: int, steps_per_year: int
-                     ) -> ProgrammeInputs:
+def programme_inputs(rows: list[ProgrammeRow], gravity: Gravity, n_regions: int, steps_per_year: int,
+                     engage_cost_per_10k_yen: float = 0.0, lapse_cost_per_10k_yen: float = 0.0) -> ProgrammeInputs:
     """The kernel's programme table from the programmes' fixed rows (enrolment chances start at 0).
 
     A first contact's host is drawn from the no-lever gravity row of their home (class 0) restricted
-    to the programme's hosts; a home with no host to reach gets no first contacts.
+    to the programme's hosts; a home with no host to reach gets no first contacts. A row's travel
+    relief (yen of each round trip the programme pays) becomes its participants' cost-factor
+    multipliers, exp(+engage coefficient · relief) on ENGAGE and exp(−lapse coefficient · relief) on
+    the lapses (the kernel's cost factors, `RegionInputs.cost_engage`/`cost_lapse`, of the cost they
+    no longer pay), and its yearly cap per participant becomes visit-days: cap ÷ (relief ÷ days per trip).
     """
     p, r = len(rows), n_regions
+    cost_mult = np.ones((p, 2, r, r), dtype=np.float32)
+    cap_days = np.full((p, r, r), np.inf, dtype=np.float32)
+    for q, row in enumerate(rows):
+        if row.relief_yen is not None:
+            relief = row.relief_yen / 1e4
+            cost_mult[q, 0] = np.exp(engage_cost_per_10k_yen * relief)
+            cost_mult[q, 1] = np.exp(-lapse_cost_per_10k_yen * relief)
+        value = row.cap_value_yen if row.cap_value_yen is not None else row.relief_yen
+        if value is not None:
+            per_day = value / row.days_per_trip
+            with np.errstate(divide="ignore"):
+                cap_days[q] = np.where(per_day > 0, row.cap_yen_per_year / per_day, np.inf)
     open_ = np.zeros((r, N_STAGES), dtype=np.uint8)
     host = np.zeros((p, r), dtype=np.uint8)
     host_cum = np.zeros((p, r, r))
@@ -100,7 +116,20 @@ def programme_inputs(rows: list[ProgrammeRow], gravity: Gravity, n_regions: int,
                           dtype=np.int64),
         mult=np.array([row.mult for row in rows], dtype=float).reshape(p, N_TRANSITIONS),
         visit_rate=np.array([row.visit_days_per_year for row in rows], dtype=float),
+        classes=np.array([row.classes for row in rows], dtype=np.uint8).reshape(p, N_CLASSES),
+        cost_mult=cost_mult, cap_days=cap_days,
     )
+
+
+def class_visit_days(visit_rate: np.ndarray) -> np.ndarray:
+    """(classes,) expected visit-days a year of a person of each cost class (VISITOR if untyped), from
+    the (stages, types) visit-rate table."""
+    days = np.zeros(N_CLASSES)
+    for k in EngagementType:
+        stage = Stage.ENGAGED if k else Stage.VISITOR
+        for sidejob in (False, True):
+            days[cost_class(k, sidejob)] = visit_rate[stage, k]
+    return days
 
 
 class KernelInputs:
@@ -139,7 +168,8 @@ class KernelInputs:
             self.housing_year = table.vacant_houses * cap.housing_share_of_vacant_per_year
         else:
             self.housing_year = cap.housing_per_1000_adults_year * adults / 1000
-        self.programmes = programme_inputs(rows, self.gravity, table.n, config.run.steps_per_year)
+        self.programmes = programme_inputs(rows, self.gravity, table.n, config.run.steps_per_year,
+                                           config.choice.engage_cost_per_10k_yen, config.choice.lapse_cost_per_10k_yen)
         self.effects = neutral
         self._folded_gravity = self.gravity
         self.capacity = np.zeros((table.n, 2))   # (R, engage / housing) simulated persons per step
@@ -147,12 +177,7 @@ class KernelInputs:
 
     def visit_days_per_class(self) -> np.ndarray:
         """(classes,) expected visit-days a year of a person of each cost class (VISITOR if untyped)."""
-        days = np.zeros(N_CLASSES)
-        for k in EngagementType:
-            stage = Stage.ENGAGED if k else Stage.VISITOR
-            for sidejob in (False, True):
-                days[cost_class(k, sidejob)] = self.mean_visit_days[stage, k]
-        return days
+        return class_visit_days(self.mean_visit_days)
 
     def fold(self, effects: LeverEffects) -> None:
         """Rebuild the per-region inputs and capacities for the levers' `effects` (the gravity tables
@@ -200,5 +225,8 @@ class KernelInputs:
         if eligible.shape[0] == 0:
             return
         places = self.scale.agents(self.effects.programme_places * self.scalars.dt)    # (P, R) this step
-        chance = np.divide(places, eligible, out=np.zeros_like(places), where=eligible > 0)
+        chance = np.minimum(np.divide(places, eligible, out=np.zeros_like(places), where=eligible > 0), 1.0)
+        take_up = self.effects.programme_take_up    # (P, R) yearly hazard: schemes without places
+        if take_up.any():
+            chance = 1.0 - (1.0 - chance) * np.exp(-take_up * self.scalars.dt)
         np.minimum(chance, 1.0, out=self.programmes.enrol)

@@ -136,6 +136,10 @@ class ProgrammeInputs(NamedTuple):
     duration: np.ndarray      # (P,) int64 steps a participant takes part
     mult: np.ndarray          # (P, transitions) hazard multipliers of participants
     visit_rate: np.ndarray    # (P,) extra visit-days per year while taking part
+    classes: np.ndarray       # (P, classes) uint8: 1 if people of that cost class may enrol
+    cost_mult: np.ndarray     # (P, 2, R home, R target) float32 participants' ENGAGE / lapse cost-factor
+                              # multipliers (travel cost a programme pays for them; 1 = none)
+    cap_days: np.ndarray      # (P, R home, R target) visit-days a fiscal year counted in `participant_days`
 
 
 class RunTables(NamedTuple):
@@ -184,12 +188,14 @@ class Tallies(NamedTuple):
     entries: np.ndarray        # (P, R) enrolments of the step by host region
     participants: np.ndarray   # (P, R) people taking part at the end of the step, by host region
     settler_exits: np.ndarray  # (2, cohorts) settlers who left (0) or died (1) in the step, by the step they settled
+    participant_days: np.ndarray  # (P, R home, R target) participants' visit-days of the step, within cap_days
     chunk_by_target: np.ndarray   # (NCHUNK, R, stages, types) scratch: changes of by_target
     chunk_by_home: np.ndarray     # (NCHUNK, R, stages) scratch: changes of by_home
     chunk_flows: np.ndarray       # (NCHUNK, R, flows) scratch
     chunk_demand: np.ndarray      # (NCHUNK, R, 2) scratch
     chunk_programmes: np.ndarray  # (NCHUNK, 3, P, R) scratch: eligible, entries, participants
     chunk_settler_exits: np.ndarray  # (NCHUNK, 2, cohorts) scratch
+    chunk_participant_days: np.ndarray  # (NCHUNK, P, R, R) scratch: participants' visit-days
     thread_pairs: np.ndarray      # (threads, classes, R, R) int32 scratch
 
     @classmethod
@@ -208,12 +214,14 @@ class Tallies(NamedTuple):
             entries=np.zeros((q, r), dtype=np.int64),
             participants=np.zeros((q, r), dtype=np.int64),
             settler_exits=np.zeros((2, n_cohorts), dtype=np.int64),
+            participant_days=np.zeros((q, r, r)),
             chunk_by_target=np.zeros((NCHUNK, r, N_STAGES, N_TYPES), dtype=np.int64),
             chunk_by_home=np.zeros((NCHUNK, r, N_STAGES), dtype=np.int64),
             chunk_flows=np.zeros((NCHUNK, r, N_FLOWS), dtype=np.int64),
             chunk_demand=np.zeros((NCHUNK, r, 2), dtype=np.int64),
             chunk_programmes=np.zeros((NCHUNK, 3, q, r), dtype=np.int64),
             chunk_settler_exits=np.zeros((NCHUNK, 2, n_cohorts), dtype=np.int64),
+            chunk_participant_days=np.zeros((NCHUNK, q, r, r)),
             thread_pairs=np.zeros((numba.config.NUMBA_NUM_THREADS, N_CLASSES, r, r), dtype=np.int32),
         )
 
@@ -381,6 +389,14 @@ def stage_hazards(s, i, h, t, k, cls, a, tie_i, q, people, inputs, programmes, t
             l2 *= mult[q, e2]
         if e3 != NO_EVENT:
             l3 *= mult[q, e3]
+        if s >= VISITOR and s <= DUAL:  # travel cost the programme pays for its participants
+            if s == VISITOR:
+                l0 *= programmes.cost_mult[q, 0, h, t]
+                l1 *= programmes.cost_mult[q, 1, h, t]
+            elif s == ENGAGED:
+                l3 *= programmes.cost_mult[q, 1, h, t]
+            else:
+                l1 *= programmes.cost_mult[q, 1, h, t]
     return e0, l0, e1, l1, e2, l2, e3, l3
 
 
@@ -501,17 +517,24 @@ def apply_event(event, i, c, s, h, t, k, cls, tie_i, people, inputs, tables, sca
 
 
 @njit(cache=True, inline="always")
-def enrolment(bits, i, s, h, t, a, k_enrol, programmes, counts):
-    """Does person i (stage s, home h, target t, age a) enrol in a programme open to them this step?
+def enrolment(bits, i, s, h, t, a, cls, k_enrol, programmes, counts):
+    """Does person i (stage s, home h, target t, age a, cost class cls) enrol in a programme open to them?
 
-    Each programme whose bit is set in `bits` and whose age range fits counts the person as eligible
-    in a host region (the target, or the home of a settler; for a first contact, a host drawn by
-    gravity among the programme's hosts) and enrols them with its chance there; the first programme
-    that does wins. Returns (q, host) or (-1, t).
+    Each programme whose bit is set in `bits` and whose age range and cost classes fit counts the
+    person as eligible in a host region (the target, or the home of a settler; for a first contact, a
+    host drawn by gravity among the programme's hosts). One uniform decides among them: programme q
+    takes the next interval of length its chance there, so a person eligible for several enrols in
+    each with its own chance (while the chances sum to at most 1), whatever the other programmes'
+    chances. Returns (q, host) or (-1, t).
     """
     ue, uh = draw_pair(k_enrol, i)
+    acc = 0.0
+    chosen = np.int64(-1)
+    chosen_host = t
     for q in range(programmes.age_min.shape[0]):
         if (bits >> q) & 1 == 0 or a < programmes.age_min[q] or a >= programmes.age_max[q]:
+            continue
+        if programmes.classes[q, cls] == 0:
             continue
         if s == NONE:
             host = np.int64(np.searchsorted(programmes.host_cum[q, h], uh, side="right"))
@@ -520,10 +543,14 @@ def enrolment(bits, i, s, h, t, a, k_enrol, programmes, counts):
             if programmes.host[q, host] == 0:
                 continue
         counts[0, q, host] += 1
-        if ue < programmes.enrol[q, host]:
-            counts[1, q, host] += 1
-            return np.int64(q), host
-    return np.int64(-1), t
+        chance = programmes.enrol[q, host]
+        if chosen < 0 and ue < acc + chance:
+            chosen = np.int64(q)
+            chosen_host = host
+        acc += chance
+    if chosen >= 0:
+        counts[1, chosen, chosen_host] += 1
+    return chosen, chosen_host
 
 
 @njit(cache=True, inline="always")
@@ -602,7 +629,7 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
         elif any_programme and people.programme[i] < 0:
             bits = programmes.open_[h0, s]
             if bits != 0:
-                q, host = enrolment(bits, i, s, h0, t0, a, k_enrol, programmes, counts)
+                q, host = enrolment(bits, i, s, h0, t0, a, cls, k_enrol, programmes, counts)
                 entered = q >= 0
 
         # visits this step (stochastic rounding of the expected days) and tie strength
@@ -617,6 +644,12 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
                 tie_i += ftie_gain * np.float32(days)
                 people.visit_days[i] = min(np.int64(people.visit_days[i]) + days, 65535)
                 pairs[cls, h0, t0] += days
+                if q >= 0 and not entered:  # a participant's days within the programme's yearly cap
+                    after = np.float64(people.visit_days[i])
+                    cap = np.float64(programmes.cap_days[q, h0, t0])
+                    counted = min(after, cap) - min(after - days, cap)
+                    if counted > 0.0:
+                        tallies.chunk_participant_days[c, q, h0, t0] += counted
 
         ns, h, t, k = s, h0, t0, k0
         if entered:  # enrolling is the person's event of the step
@@ -688,6 +721,7 @@ def advance(people: PersonArrays, inputs: RegionInputs, programmes: ProgrammeInp
     tallies.chunk_demand[:] = 0
     tallies.chunk_programmes[:] = 0
     tallies.chunk_settler_exits[:] = 0
+    tallies.chunk_participant_days[:] = 0
     tallies.thread_pairs[:] = 0
     _advance_chunks(people, inputs, programmes, tables, scalars, step, tallies)
     by_target, by_home, flows, demand, pairs = (tallies.by_target, tallies.by_home, tallies.flows,
@@ -706,10 +740,13 @@ def advance(people: PersonArrays, inputs: RegionInputs, programmes: ProgrammeInp
     eligible[:] = 0
     entries[:] = 0
     participants[:] = 0
+    days = tallies.participant_days
+    days[:] = 0
     for c in range(NCHUNK):
         eligible += tallies.chunk_programmes[c, 0]
         entries += tallies.chunk_programmes[c, 1]
         participants += tallies.chunk_programmes[c, 2]
+        days += tallies.chunk_participant_days[c]
     settler_exits = tallies.settler_exits
     settler_exits[:] = 0
     for c in range(NCHUNK):
@@ -730,7 +767,8 @@ def count_eligible(people: PersonArrays, closed: ProgrammeInputs, key: np.uint64
         h = np.int64(people.home[i])
         bits = closed.open_[h, s]
         if bits != 0:
-            enrolment(bits, i, s, h, np.int64(people.target[i]), people.age[i], k_enrol, closed, counts)
+            enrolment(bits, i, s, h, np.int64(people.target[i]), people.age[i],
+                      cost_class(np.int64(people.etype[i]), people.flags[i]), k_enrol, closed, counts)
     eligible[:] = counts[0]
 
 

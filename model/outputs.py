@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from model.kpis import KPI, KPI_NAMES
-from model.levers.base import LEDGER, NET_REVENUE, PAYERS
+from model.levers.base import COUNTS, LEDGER, NET_REVENUE, PAYERS
 from model.stages import N_FLOWS, N_STAGES, N_TYPES, EngagementType, Flow, Stage
 from model.surveys import HOME_KINDS, VISIT_DAY_LABELS, Destination
 from model.units import Scale
@@ -33,6 +33,7 @@ class History:
         self.kpis = np.zeros((n_steps + 1, n_regions, len(KPI)))
         self.spending = np.zeros((n_steps + 1, len(lever_labels), n_regions))
         self.ledger = np.zeros((n_steps + 1, len(lever_labels), len(LEDGER), n_regions))
+        self.counts = np.zeros((n_steps + 1, len(lever_labels), len(COUNTS), n_regions))
         self.programme_labels = list(programme_labels or [])
         n_prog = len(self.programme_labels)
         self.entries = np.zeros((n_steps + 1, n_prog, n_regions), dtype=np.int64)
@@ -56,10 +57,11 @@ class History:
     def record(self, step: int, by_target: np.ndarray, by_home: np.ndarray, flows: np.ndarray,
                kpis: np.ndarray, spending: np.ndarray | None = None, revenue: np.ndarray | None = None,
                entries: np.ndarray | None = None, participants: np.ndarray | None = None,
-               settler_exits: np.ndarray | None = None) -> None:
+               settler_exits: np.ndarray | None = None, counts: np.ndarray | None = None) -> None:
         """Store the tallies after `step` steps: spending (levers, R) in yen and `revenue`, either the
         ledger (levers, len(LEDGER), R) that `LeverSet.account` returns or the net revenue alone (levers, R);
-        programme entries and participants per programme and host region."""
+        programme entries and participants per programme and host region; `counts` (levers,
+        len(COUNTS), R) of what the spending paid for, in real units."""
         self.by_target[step] = by_target
         self.by_home[step] = by_home
         self.flows[step] = flows
@@ -72,6 +74,8 @@ class History:
                 self.ledger[step] = revenue
             else:
                 self.ledger[step, :, NET_REVENUE] = revenue
+        if counts is not None:
+            self.counts[step] = counts
         if entries is not None and entries.size:
             self.entries[step] = entries
             self.participants[step] = participants
@@ -252,6 +256,20 @@ class History:
             "region": self.codes[region], "item": [LEDGER[i].name for i in k],
             "payer": [LEDGER[i].payer or "" for i in k], "yen": cube[step, lever, k, region]})
         return self._finish(df, ["step", "lever", "region", "item"], {"item": [i.name for i in LEDGER]})
+
+    def counts_frame(self) -> pd.DataFrame:
+        """What spending paid for (`COUNTS`: cases, persons, children, trips, days) per step, lever and
+        region: step, date, fiscal_year (年度 of the step's first day), lever, kind, region, item, value
+        (real units; rows with a count only)."""
+        cube = self.counts[: self.last + 1]
+        step, lever, k, region = np.nonzero(cube)
+        first = self.dates[np.maximum(step - 1, 0)]
+        df = pd.DataFrame({
+            "step": step.astype(np.int64),
+            "fiscal_year": np.where(first.month >= 4, first.year, first.year - 1).astype(np.int64),
+            "lever": [self.lever_labels[i] for i in lever], "kind": [self.lever_kinds[i] for i in lever],
+            "region": self.codes[region], "item": [COUNTS[i].name for i in k], "value": cube[step, lever, k, region]})
+        return self._finish(df, ["step", "lever", "region", "item"], {"item": [i.name for i in COUNTS]})
 
     def revenue_frame(self) -> pd.DataFrame:
         """Revenue to regions because of a lever (e.g. ふるさと納税) per step: step, date, lever, region, yen."""

@@ -11,14 +11,14 @@ import pandas as pd
 from model import kernel
 from model.adoption import MunicipalAdoption
 from model.demography import new_adults_expected
-from model.inputs import KernelInputs
+from model.inputs import KernelInputs, class_visit_days
 from model.kpis import KPI, KPITracker, close_year, initial_contact
-from model.levers import LeverContext, LeverSet, StepRecord
+from model.levers import LeverContext, LeverSet, RowContext, StepRecord
 from model.outputs import History
 from model.surveys import VISIT_DAY_EDGES, area_codes, survey_tables
 from model.parameters import KankeiScenario, ScenarioConfig, load_scenario, with_overrides
 from model.person import Person
-from model.population import Draws, add_new_adults, refresh_factors, synthesise
+from model.population import Draws, add_new_adults, refresh_factors, synthesise, visit_rate_table
 from model.regions import Region, RegionTable, Travel, read_region_table
 from model.stages import EngagementType, Flow, Stage
 from model.units import Scale
@@ -78,7 +78,8 @@ class RelationModel(mesa.Model):
         self.travel = Travel.from_rule(self.table, cfg.travel)
         R = self.table.n
         self.levers = LeverSet(cfg, self.table, scenario.source)
-        self.inputs = KernelInputs(cfg, self.table, self.travel, self.key, self.scale, self.levers.programme_rows())
+        rows = self.levers.programme_rows(RowContext(self.travel, class_visit_days(visit_rate_table(cfg))))
+        self.inputs = KernelInputs(cfg, self.table, self.travel, self.key, self.scale, rows)
         self.adoption = MunicipalAdoption(self.table, self.travel, cfg.adoption)
         self.regions = [Region(self, r, self.table) for r in range(self.table.n)]
         self.dates = step_dates(cfg.run.start, self.n_steps, cfg.run.steps_per_year)
@@ -161,7 +162,7 @@ class RelationModel(mesa.Model):
         kernel.advance(*self.kernel_arguments(k))
         inp = self.inputs
         cfg = self.config
-        spending, revenue = self.levers.account(ctx, self._step_record(ctx.month))
+        spending, revenue, counts = self.levers.account(ctx, self._step_record(ctx.month))
         self.adoption.step(self.draws, k + 1, self.dt, inp.effects.adoption_rate_add)
         years = (self.dates[k + 1] - self.dates[0]).days / 365.2425
         expected = new_adults_expected(self.table, cfg.demography, years, self.dt, self.scale)
@@ -172,7 +173,7 @@ class RelationModel(mesa.Model):
         kpis = self.kpi_tracker.step(self.counts_by_target, self.visit_pairs, self.adoption.adopting, self.dt)
         self.history.record(k + 1, self.counts_by_target, self.counts_by_home, self.last_flows, kpis,
                             spending, revenue, self.tallies.entries, self.tallies.participants,
-                            self.tallies.settler_exits)
+                            self.tallies.settler_exits, counts)
         if fiscal_year(self.dates[k + 1]) != fiscal_year(self.dates[k]):
             self._close_fiscal_year(fiscal_year(self.dates[k]))
         self.datacollector.collect(self)
@@ -182,7 +183,8 @@ class RelationModel(mesa.Model):
     def _step_record(self, month: str) -> StepRecord:
         """This step's visit-days, flows and (when a lever needs them) settlers."""
         record = StepRecord(visit_pairs=self.visit_pairs, flows=self.last_flows, scale=self.scale,
-                            participants=self.tallies.participants, entries=self.tallies.entries)
+                            participants=self.tallies.participants, entries=self.tallies.entries,
+                            participant_days=self.tallies.participant_days)
         if self.levers.needs_settlers(month):
             p = self.people
             new = np.flatnonzero((p.stage[: p.n] == Stage.SETTLED) & (p.steps_in_stage[: p.n] == 0))
@@ -271,6 +273,11 @@ class RelationModel(mesa.Model):
     def spending(self) -> pd.DataFrame:
         """Spending per lever, region and payer (国 / 都道府県 / 市町村) per step, in yen."""
         return self.history.spending_frame()
+
+    def lever_counts(self) -> pd.DataFrame:
+        """What the levers' spending paid for (cases, persons, children, trips, days; `model.levers.COUNTS`)
+        per step, fiscal year, lever and region, in real units."""
+        return self.history.counts_frame()
 
     def revenue(self) -> pd.DataFrame:
         """Revenue to regions caused by levers (ふるさと納税) per step, in yen."""

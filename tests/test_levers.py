@@ -78,7 +78,8 @@ CASES = {
     "side_job_matching": ("staff", [0.0, 110.0, 400.0], work_engaged_rural, {}, {}),
     "dual_residence": ("effect", [0.0, 1.0, 3.0], dual_rural, {"start": "2020-04"}, {}),
     "furusato_nozei": ("extra_donor_share", [0.0, 0.05, 0.2], flow_total(Flow.VISIT), {}, {}),
-    "furusato_resident": ("basic_engage_effect", [0.0, 0.3, 1.0], engaged_rural, {"start": "2020-04"}, {}),
+    "furusato_resident": ("take_up_per_year", [0.0, 0.3, 1.0], engaged_rural,
+                          {"start": "2020-04", "basic_engage_effect": 1.0}, {}),
     "adoption_support": ("adoption_rate", [0.0, 0.2, 1.0], adopting, {}, {}),
     "hazard_multiplier": ("factor", [1.0, 1.5, 3.0], engaged_rural, {"transition": "engage", "regions": "rural"}, {}),
     "programme": ("places_per_region_year", [0.0, 500.0, 2000.0], engaged_rural,
@@ -112,9 +113,6 @@ def test_lever_moves_its_outcome_monotonically_and_is_neutral_at_zero(kind, base
     size_key, sizes, outcome, lever_extra, scenario_extra = CASES[kind]
     results = []
     for size in sizes:
-        if kind == "furusato_resident":
-            lever_extra = {**lever_extra, "travel_perk_share": 0.0 if size == 0 else 0.2,
-                           "lodging_yen_per_day": 0.0 if size == 0 else 3000}
         m = run([{"kind": kind, size_key: size, **lever_extra}, *COMPANIONS.get(kind, [])], scenario_extra)
         results.append(outcome(m))
         if size == sizes[0]:

@@ -17,7 +17,7 @@ import pandas as pd
 from model import RelationModel, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
-PINNED = "e8e2ca2d535146ee7a745b6a0dfdd680de3ac8a0d7f5f476963e420576f57320"
+PINNED = "1b162d57fed927db182b7316c23d3e275a21921736888347a2c204f7d0566d48"
 
 
 def tidy_digest(model: RelationModel) -> str:
