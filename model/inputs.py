@@ -22,7 +22,8 @@ from model.levers.base import LeverEffects
 from model.levers.programmes import ProgrammeRow
 from model.parameters import ScenarioConfig
 from model.population import visit_rate_table
-from model.regions import Gravity, RegionTable, Travel, cumulative, youth_outflow_destinations
+from model.migration import MigrationTables, destinations
+from model.regions import Gravity, RegionTable, Travel, cumulative
 from model.stages import N_STAGES, N_TRANSITIONS, N_TYPES, EngagementType, Stage, Transition
 from model.units import Scale
 
@@ -62,7 +63,6 @@ def run_scalars(cfg: ScenarioConfig, key: np.uint64) -> Scalars:
         kappa_lapse=cfg.ties.kappa_lapse, work_mult_capable=cfg.types.work_mult_capable,
         work_mult_other=cfg.types.work_mult_other, dual_settle_factor=cfg.rates.dual_settle_factor,
         leave_window_steps=int(round(cfg.rates.leave_window_years * cfg.run.steps_per_year)),
-        youth_max_age=cfg.rates.youth_outflow_max_age,
     )
 
 
@@ -121,13 +121,15 @@ class KernelInputs:
         self.tables = run_tables(config)
         self.scalars = run_scalars(config, key)
         r = config.rates
-        self.base_rate = np.array([getattr(r, t.name.lower()) for t in Transition], dtype=float)
+        # general migration's rates are by kind in [migration]; its column holds the levers' multiplier only
+        self.base_rate = np.array([1.0 if t == Transition.MIGRATE else getattr(r, t.name.lower())
+                                   for t in Transition], dtype=float)
         rows = programmes or []
         neutral = LeverEffects.neutral(table.n, len(rows))
         #: the gravity tables without levers (population synthesis draws initial targets from them)
         self.gravity = Gravity.build(table, travel, config.regions, config.choice, neutral.cost_share)
-        self._outflow_cum = youth_outflow_destinations(table, travel, config.choice)
-        self._is_rural = (~table.is_metro).astype(np.uint8)
+        self.migration = MigrationTables(table, config, destinations(table, travel, config))
+        self.year = int(config.run.start[:4])   # calendar year of the period effect in force
         adults = table.adults
         cap = config.capacity
         self.kakawarishiro_month = cap.kakawarishiro_per_1000_adults_month * adults / 1000
@@ -179,12 +181,23 @@ class KernelInputs:
             cost_lapse=np.exp(choice.lapse_cost_per_10k_yen * cost).astype(np.float32),
             choice_cum=gravity.choice_cum,
             choice_p=gravity.choice_p,
-            outflow_cum=self._outflow_cum,
-            is_rural=self._is_rural,
+            **self._migration_inputs(effects),
             ration=np.ones((self.table.n, 2)),
             type_bias=effects.type_bias,
             settle_pair=effects.settle_pair,
         )
+
+    def _migration_inputs(self, effects: LeverEffects) -> dict[str, np.ndarray]:
+        kind, hazard = self.migration.build(self.year, effects.rate_mult[:, Transition.MIGRATE])
+        return {"migrate_hazard": hazard, "migrate_kind": kind, "migrate_cum": self.migration.cum}
+
+    def set_calendar_year(self, year: int) -> None:
+        """Put the period effect of calendar `year` (時代効果, `migration.period`) in force; the tables are
+        rebuilt only when the year changes."""
+        if year == self.year:
+            return
+        self.year = year
+        self.region = self.region._replace(**self._migration_inputs(self.effects))
 
     def ration(self, demand: np.ndarray, eligible: np.ndarray) -> None:
         """Set this step's acceptance probabilities (engage, housing) from last step's `demand`, and

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 REQUIRED_COLUMNS = ("code", "name_ja", "name_en", "kind", "lat", "lon")
 _BAND = re.compile(r"^pop_(\d+)_(\d+|plus)$")
 EARTH_RADIUS_KM = 6371.0
+METRO_AREAS = ("tokyo", "nagoya", "osaka", "none")  # 東京圏, 名古屋圏, 大阪圏 (住民基本台帳人口移動報告), other
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class RegionTable:
     population: np.ndarray    # (R, B) adults by band at the start
     vacant_houses: np.ndarray | None
     municipalities: np.ndarray  # 市町村 per region (1 each if the table has no such column)
+    metro_areas: tuple[str, ...] = ()  # 三大都市圏 of each region: tokyo, nagoya, osaka or none (all none without the column)
 
     @property
     def n(self) -> int:
@@ -112,6 +114,13 @@ def read_region_table(path: Path) -> RegionTable:
         if values.isna().any() or (values < 1).any():
             raise ScenarioError(path, "municipalities", "must be a whole number ≥ 1 on every row")
         municipalities = values.to_numpy(dtype=np.int64)
+    areas = ("none",) * len(df)
+    if "metro_area" in df.columns:
+        values = df["metro_area"].fillna("").astype(str).str.strip()
+        bad = sorted(set(values) - set(METRO_AREAS))
+        if bad:
+            raise ScenarioError(path, "metro_area", f"values must be one of {', '.join(METRO_AREAS)}, found {bad}")
+        areas = tuple(values)
     return RegionTable(
         codes=df["code"].to_numpy(dtype=np.int64),
         names_ja=df["name_ja"].astype(str).tolist(),
@@ -123,6 +132,7 @@ def read_region_table(path: Path) -> RegionTable:
         population=df[[c for *_, c in bands]].to_numpy(dtype=float),
         vacant_houses=vacant,
         municipalities=municipalities,
+        metro_areas=areas,
     )
 
 
@@ -202,15 +212,6 @@ class Gravity:
         return cls(choice_p=w / reach[:, :, None],
                    choice_cum=np.stack([cumulative(wc) for wc in w]),
                    access=(reach / ref) ** choice.access_exponent, reach_ref=ref)
-
-
-def youth_outflow_destinations(table: RegionTable, travel: Travel, choice: ChoiceSettings) -> np.ndarray:
-    """(R, R) cumulative destinations of rural youth (若者の転出先): metro regions by adults^α and travel time."""
-    out = (table.adults ** choice.outflow_population_exponent)[None, :] * np.exp(
-        -choice.outflow_time_decay_per_hour * travel.hours)
-    out = out * table.is_metro[None, :]
-    np.fill_diagonal(out, 0.0)
-    return cumulative(out)
 
 
 class Region(mesa.Agent):
