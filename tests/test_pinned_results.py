@@ -17,7 +17,7 @@ import pandas as pd
 from model import RelationModel, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
-PINNED = "b65ec972c2534c557635f54968eaa71c9155f83ec7c931405c82563b75f6edca"
+PINNED = "02ba03fc991a34d16fff3bafe9acb7a97fbb45e556d6ac694109b798dd096344"
 
 
 def tidy_digest(model: RelationModel) -> str:
