@@ -23,6 +23,8 @@ import pandas as pd
 
 from model.kpis import KPI
 from model.levers.base import COUNT_INDEX, LEDGER, LEDGER_INDEX, PAYERS
+from model.migration import region_areas
+from model.outputs import net_migration_frame
 from model.stages import Flow, Stage
 
 STOCKS = (Stage.NONE, Stage.VISITOR, Stage.ENGAGED, Stage.DUAL, Stage.SETTLED)
@@ -61,6 +63,7 @@ class RunView:
         self.ledger_totals = h.ledger[: h.last + 1][:, acting].sum(axis=(0, 1, 3))  # (LEDGER,)
         self.count_totals = h.counts[: h.last + 1][:, acting].sum(axis=(0, 1, 3))   # (COUNTS,)
         self.rural = ~model.table.is_metro[mask]
+        self.areas = np.array(region_areas(model.table))[mask]
 
     def stock(self, stage: Stage) -> np.ndarray:
         """People at `stage` related to the view's regions at every step boundary."""
@@ -84,6 +87,13 @@ class RunView:
     def flow_total(self, flow: Flow) -> float:
         """People who made `flow` over the whole run."""
         return float(self.flow_series(flow)[1:].sum())
+
+    def area_net_per_year(self, area: str) -> float:
+        """Mean calendar-year net in-migration of the view's regions in `area` (東京圏, 名古屋圏, 大阪圏,
+        その他) over the run's complete calendar years; NaN if there is none."""
+        frame = net_migration_frame(self.by_home, self.flows, self.dates, self.codes, list(self.areas))
+        rows = frame[(frame["area"] == area) & frame["complete"]]
+        return float(rows["net"].mean()) if len(rows) else float("nan")
 
     def spent(self, payer: str | None = None) -> float:
         """Public cost over the run of the levers acting in the view's regions, wherever it falls:
@@ -145,8 +155,18 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
             lambda v: float(v.adults(rural_only=True)[-1])),
     Outcome("rural_adults_change", "地方の成人人口の増減", "rural adults at the end minus at the start",
             lambda v: float(v.adults(rural_only=True)[-1] - v.adults(rural_only=True)[0])),
-    Outcome("youth_outflow_total", "若者の転出（累計）", "rural natives who left for a metro region over the run",
-            lambda v: v.flow_total(Flow.YOUTH_OUTFLOW)),
+    Outcome("general_moves_total", "一般移動（累計）",
+            "general moves between regions over the run (job, metro, retirement and return moves; not the "
+            "relationship ladder)", lambda v: v.flow_total(Flow.MIGRATE)),
+    Outcome("metro_moves_total", "大都市圏への移動（累計）",
+            "general moves up the urban hierarchy over the run (migration kind metro)",
+            lambda v: v.flow_total(Flow.METRO_MOVE)),
+    Outcome("return_moves_total", "Uターン（累計）", "general moves back to the birth region over the run",
+            lambda v: v.flow_total(Flow.RETURN_MOVE)),
+    Outcome("tokyo_area_net_inmigration_per_year", "東京圏の転入超過数（年平均）",
+            "net in-migration of adults to 東京圏 (codes 11–14) per complete calendar year, averaged over the "
+            "complete calendar years of the run (NaN if none); general moves and the ladder's",
+            lambda v: v.area_net_per_year("東京圏")),
     Outcome("spending_yen", "政策支出（累計・円）",
             "public cost of the levers over the run, all payers, yen: programme spending and tax deductions, "
             "wherever they fall", lambda v: v.spent()),

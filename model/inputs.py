@@ -22,7 +22,8 @@ from model.levers.base import LeverEffects
 from model.levers.programmes import ProgrammeRow
 from model.parameters import ScenarioConfig
 from model.population import visit_days_table, visit_rate_table
-from model.regions import Gravity, RegionTable, Travel, cumulative, youth_outflow_destinations
+from model.migration import MigrationTables, destinations
+from model.regions import Gravity, RegionTable, Travel, cumulative
 from model.stages import N_STAGES, N_TRANSITIONS, N_TYPES, EngagementType, Stage, Transition
 from model.units import Scale
 
@@ -64,7 +65,6 @@ def run_scalars(cfg: ScenarioConfig, key: np.uint64) -> Scalars:
         leave_floor_ratio=cfg.rates.leave_floor / cfg.rates.leave if cfg.rates.leave > 0 else 1.0,
         leave_decay_steps=cfg.rates.leave_decay_years * cfg.run.steps_per_year,
         leave_return_share=cfg.rates.leave_return_share,
-        youth_max_age=cfg.rates.youth_outflow_max_age,
     )
 
 
@@ -154,13 +154,15 @@ class KernelInputs:
         self.mean_visit_days = visit_rate_table(config)
         self.scalars = run_scalars(config, key)
         r = config.rates
-        self.base_rate = np.array([getattr(r, t.name.lower()) for t in Transition], dtype=float)
+        # general migration's rates are by kind in [migration]; its column holds the levers' multiplier only
+        self.base_rate = np.array([1.0 if t == Transition.MIGRATE else getattr(r, t.name.lower())
+                                   for t in Transition], dtype=float)
         rows = programmes or []
         neutral = LeverEffects.neutral(table.n, len(rows))
         #: the gravity tables without levers (population synthesis draws initial targets from them)
         self.gravity = Gravity.build(table, travel, config.regions, config.choice, neutral.cost_share)
-        self._outflow_cum = youth_outflow_destinations(table, travel, config.choice)
-        self._is_rural = (~table.is_metro).astype(np.uint8)
+        self.migration = MigrationTables(table, config, destinations(table, travel, config))
+        self.year = int(config.run.start[:4])   # calendar year of the period effect in force
         adults = table.adults
         cap = config.capacity
         self.kakawarishiro_month = cap.kakawarishiro_per_1000_adults_month * adults / 1000
@@ -208,12 +210,23 @@ class KernelInputs:
             cost_lapse=np.exp(choice.lapse_cost_per_10k_yen * cost).astype(np.float32),
             choice_cum=gravity.choice_cum,
             choice_p=gravity.choice_p,
-            outflow_cum=self._outflow_cum,
-            is_rural=self._is_rural,
+            **self._migration_inputs(effects),
             ration=np.ones((self.table.n, 2)),
             type_bias=effects.type_bias,
             settle_pair=effects.settle_pair,
         )
+
+    def _migration_inputs(self, effects: LeverEffects) -> dict[str, np.ndarray]:
+        kind, hazard = self.migration.build(self.year, effects.rate_mult[:, Transition.MIGRATE])
+        return {"migrate_hazard": hazard, "migrate_kind": kind, "migrate_cum": self.migration.cum}
+
+    def set_calendar_year(self, year: int) -> None:
+        """Put the period effect of calendar `year` (時代効果, `migration.period`) in force; the tables are
+        rebuilt only when the year changes."""
+        if year == self.year:
+            return
+        self.year = year
+        self.region = self.region._replace(**self._migration_inputs(self.effects))
 
     def ration(self, demand: np.ndarray, eligible: np.ndarray) -> None:
         """Set this step's acceptance probabilities (engage, housing) from last step's `demand`, and

@@ -28,19 +28,22 @@ import numba
 import numpy as np
 from numba import get_thread_id, njit, prange
 
-from model.codes import N_CLASSES, Decision, PersonFlag
+from model.codes import N_CLASSES, N_GRAVITY_KINDS, Decision, MoveKind, PersonFlag
 from model.stages import N_FLOWS, N_STAGES, N_TYPES, Flow, Stage
 
 # --- codes, from the registries (frozen into the compiled kernel) ------------------------------
 NONE, VISITOR, ENGAGED, DUAL, SETTLED, DEAD = (int(s) for s in Stage)
 T_VISIT, T_ENGAGE, T_LAPSE_VISITOR, T_DEEPEN = int(Flow.VISIT), int(Flow.ENGAGE), int(Flow.LAPSE_VISITOR), int(Flow.DEEPEN)
 T_DUAL, T_SETTLE, T_LAPSE_ENGAGED, T_LAPSE_DUAL = int(Flow.DUAL), int(Flow.SETTLE), int(Flow.LAPSE_ENGAGED), int(Flow.LAPSE_DUAL)
-T_LEAVE, T_YOUTH_OUTFLOW = int(Flow.LEAVE), int(Flow.YOUTH_OUTFLOW)
-F_YOUTH_INFLOW, F_LEAVE_ARRIVAL, F_DEATH = int(Flow.YOUTH_INFLOW), int(Flow.LEAVE_ARRIVAL), int(Flow.DEATH)
+T_LEAVE, T_MIGRATE = int(Flow.LEAVE), int(Flow.MIGRATE)
+F_MIGRATE_ARRIVAL, F_LEAVE_ARRIVAL, F_DEATH = int(Flow.MIGRATE_ARRIVAL), int(Flow.LEAVE_ARRIVAL), int(Flow.DEATH)
+F_KIND_MOVE, F_KIND_ARRIVAL = int(Flow.JOB_MOVE), int(Flow.JOB_ARRIVAL)  # + MoveKind: the kind's flows
+F_MIGRATE_INTO_TARGET = int(Flow.MIGRATE_INTO_TARGET)
+MOVE_JOB, MOVE_RETURN = int(MoveKind.JOB), int(MoveKind.RETURN)
 F_NEW_ADULT, F_ENGAGE_REJECTED, F_HOUSING_REJECTED = int(Flow.NEW_ADULT), int(Flow.ENGAGE_REJECTED), int(Flow.HOUSING_REJECTED)
 FLAG_SIDEJOB, FLAG_TELEWORK, FLAG_ENROLLED = int(PersonFlag.SIDEJOB), int(PersonFlag.TELEWORK), int(PersonFlag.ENROLLED)
 D_MAIN, D_TARGET, D_ENGAGE = int(Decision.MAIN), int(Decision.TARGET), int(Decision.ENGAGE)
-D_HOUSING, D_OUTFLOW, D_ENROL = int(Decision.HOUSING), int(Decision.OUTFLOW), int(Decision.ENROL)
+D_HOUSING, D_MIGRATE, D_ENROL = int(Decision.HOUSING), int(Decision.MIGRATE), int(Decision.ENROL)
 NO_EVENT = -1        # an event is the code of the flow it makes: a transition (T_*) or F_DEATH
 WORK_TYPE = 3        # EngagementType.WORK: the type whose weight the side-job multipliers scale
 MAX_AGE = 120
@@ -52,10 +55,11 @@ RATION_ENGAGE, RATION_HOUSING = 0, 1  # columns of RegionInputs.ration and Talli
 @njit(cache=True)
 def _compiled_codes():
     return (NONE, VISITOR, ENGAGED, DUAL, SETTLED, DEAD, T_VISIT, T_ENGAGE, T_LAPSE_VISITOR, T_DEEPEN, T_DUAL,
-            T_SETTLE, T_LAPSE_ENGAGED, T_LAPSE_DUAL, T_LEAVE, T_YOUTH_OUTFLOW, F_YOUTH_INFLOW, F_LEAVE_ARRIVAL,
+            T_SETTLE, T_LAPSE_ENGAGED, T_LAPSE_DUAL, T_LEAVE, T_MIGRATE, F_MIGRATE_ARRIVAL, F_LEAVE_ARRIVAL,
             F_DEATH, F_NEW_ADULT, F_ENGAGE_REJECTED, F_HOUSING_REJECTED, FLAG_SIDEJOB, FLAG_TELEWORK, D_MAIN,
-            D_TARGET, D_ENGAGE, D_HOUSING, D_OUTFLOW, N_CLASSES, N_STAGES, N_TYPES, N_FLOWS, WORK_TYPE,
-            FLAG_ENROLLED, D_ENROL)
+            D_TARGET, D_ENGAGE, D_HOUSING, D_MIGRATE, N_CLASSES, N_STAGES, N_TYPES, N_FLOWS, WORK_TYPE,
+            FLAG_ENROLLED, D_ENROL, F_KIND_MOVE, F_KIND_ARRIVAL, F_MIGRATE_INTO_TARGET, MOVE_RETURN,
+            N_GRAVITY_KINDS)
 
 
 def compiled_values() -> tuple[int, ...]:
@@ -94,7 +98,7 @@ class PersonArrays(NamedTuple):
     visit_days: np.ndarray       # uint16 visit-days this fiscal year
     steps_in_stage: np.ndarray   # int16 steps since the last change of stage
     engage_factor: np.ndarray    # float32 person factor of VISIT, ENGAGE, DEEPEN
-    mobility_factor: np.ndarray  # float32 person factor of DUAL, SETTLE, YOUTH_OUTFLOW
+    mobility_factor: np.ndarray  # float32 person factor of DUAL and SETTLE
     programme: np.ndarray        # int8 programme of the person's (only) enrolment, -1 never enrolled
     enrolled_at: np.ndarray      # int32 step index of that enrolment (the cohort)
     visit_level: np.ndarray      # uint8 quantile level of the person's visit intensity (0..VISIT_LEVELS-1)
@@ -109,8 +113,10 @@ class RegionInputs(NamedTuple):
     cost_lapse: np.ndarray    # (classes, R, R) float32 lapse factor of the travel cost paid
     choice_cum: np.ndarray    # (classes, R, R) cumulative gravity rows for the target choice
     choice_p: np.ndarray      # (classes, R, R) gravity choice probabilities (ゆかり mixture)
-    outflow_cum: np.ndarray   # (R, R) cumulative destinations of youth outflow
-    is_rural: np.ndarray      # (R,) uint8
+    migrate_hazard: np.ndarray  # (R, 2, ages) general migration per year by home and age: [·, 0] every
+                                #   resident, [·, 1] added if living outside the birth region (return moves)
+    migrate_kind: np.ndarray    # (R, gravity kinds, ages) the part of [·, 0] of each kind (the kind draw)
+    migrate_cum: np.ndarray     # (gravity kinds, R, R) cumulative destination rows of JOB, METRO, RETIRE
     ration: np.ndarray        # (R, 2) acceptance probability for engaging and for housing
     type_bias: np.ndarray     # (R, types) engagement-type weight multipliers of the target region
     settle_pair: np.ndarray   # (R home, R target) SETTLE multiplier (origin-specific grants)
@@ -168,7 +174,6 @@ class Scalars(NamedTuple):
     leave_floor_ratio: float   # φ: LEAVE × (φ + (1 − φ)·e^(−steps since settling / τ))
     leave_decay_steps: float   # τ in steps
     leave_return_share: float  # share of leavers who go back to their region of origin
-    youth_max_age: float       # no youth outflow from this age on
 
 
 class Tallies(NamedTuple):
@@ -350,10 +355,8 @@ def stage_hazards(s, i, h, t, k, cls, a, tie_i, q, people, inputs, programmes, t
     e0, e1, e2, e3 = NO_EVENT, NO_EVENT, NO_EVENT, NO_EVENT
     l0, l1, l2, l3 = 0.0, 0.0, 0.0, 0.0
     if s == NONE:
-        e0, e1 = T_VISIT, T_YOUTH_OUTFLOW
+        e0 = T_VISIT
         l0 = rate[h, T_VISIT] * people.engage_factor[i] * inputs.access[cls, h]
-        if inputs.is_rural[h] != 0 and people.birth[i] == h and a < scalars.youth_max_age:
-            l1 = rate[h, T_YOUTH_OUTFLOW] * people.mobility_factor[i]
     elif s == VISITOR:
         e0, e1 = T_ENGAGE, T_LAPSE_VISITOR
         l0 = (rate[t, T_ENGAGE] * people.engage_factor[i] * (1.0 + scalars.kappa_engage * tie_i)
@@ -401,12 +404,33 @@ def stage_hazards(s, i, h, t, k, cls, a, tie_i, q, people, inputs, programmes, t
 
 
 @njit(cache=True, inline="always")
-def choose_event(u, dt, mu, e0, l0, e1, l1, e2, l2, e3, l3):
-    """Competing risks over one step: with total hazard Λ an event happens with probability
-    1 − exp(−Λ·dt), and it is death (hazard μ) or slot j with probability λ_j/Λ. Returns NO_EVENT,
-    F_DEATH or the slot's event. The exponential is only evaluated when u < Λ·dt (1 − e^(−x) ≤ x).
+def migration_hazard(s, i, h, a, q, people, inputs, programmes):
+    """General migration (一般移動) per year of person i (stage s, home h, age a, programme q).
+
+    Residents without a second home move: NONE, VISITOR and ENGAGED (a dual resident's moves are the
+    ladder's; a settler's are LEAVE). λ_mig = H[h, 0, ⌊a⌋] + [birth ≠ h]·H[h, 1, ⌊a⌋], the period effect
+    and levers already in H (`model.migration.MigrationTables`), × a participant's programme multiplier.
     """
-    total = mu + l0 + l1 + l2 + l3
+    if s > ENGAGED:
+        return 0.0
+    x = min(np.int64(a), MAX_AGE)
+    lm = inputs.migrate_hazard[h, 0, x]
+    b = np.int64(people.birth[i])
+    if b >= 0 and b != h:
+        lm += inputs.migrate_hazard[h, 1, x]
+    if q >= 0:
+        lm *= programmes.mult[q, T_MIGRATE]
+    return lm
+
+
+@njit(cache=True, inline="always")
+def choose_event(u, dt, mu, lm, e0, l0, e1, l1, e2, l2, e3, l3):
+    """Competing risks over one step: with total hazard Λ an event happens with probability
+    1 − exp(−Λ·dt), and it is death (hazard μ), a general move (hazard λ_mig) or slot j with
+    probability λ_j/Λ. Returns NO_EVENT, F_DEATH, T_MIGRATE or the slot's event. The exponential is
+    only evaluated when u < Λ·dt (1 − e^(−x) ≤ x).
+    """
+    total = mu + lm + l0 + l1 + l2 + l3
     if total <= 0.0 or u >= total * dt + 1e-12:
         return NO_EVENT
     p_any = 1.0 - np.exp(-total * dt)
@@ -415,6 +439,9 @@ def choose_event(u, dt, mu, e0, l0, e1, l1, e2, l2, e3, l3):
     x = u / p_any * total
     if x < mu:
         return F_DEATH
+    if x < mu + lm:
+        return T_MIGRATE
+    x -= lm
     if x < mu + l0:
         return e0
     if x < mu + l0 + l1:
@@ -430,7 +457,46 @@ def choose_event(u, dt, mu, e0, l0, e1, l1, e2, l2, e3, l3):
         return e1
     if l0 > 0.0:
         return e0
+    if lm > 0.0:
+        return T_MIGRATE
     return F_DEATH
+
+
+@njit(cache=True, inline="always")
+def migrate(i, c, h, people, inputs, k_migrate, flows):
+    """Kind and destination of a general move of person i from home h; counts its flows; returns the
+    destination. The kind is drawn with probability λ_kind/λ_mig (u1), the destination from the kind's
+    gravity row (u2), or the birth region for a return move (Uターン). Flows go to chunk c."""
+    uk, ud = draw_pair(k_migrate, i)
+    x = min(np.int64(people.age[i]), MAX_AGE)
+    b = np.int64(people.birth[i])
+    back = b >= 0 and b != h
+    total = inputs.migrate_hazard[h, 0, x]
+    if back:
+        total += inputs.migrate_hazard[h, 1, x]
+    y = uk * total
+    kind = np.int64(MOVE_RETURN)
+    acc = 0.0
+    last = np.int64(-1)
+    for j in range(N_GRAVITY_KINDS):
+        w = inputs.migrate_kind[h, j, x]
+        if w > 0.0:
+            last = j
+            acc += w
+            if y < acc:
+                kind = j
+                break
+    if kind == MOVE_RETURN and not back:  # y rounded up to the total: the last kind with a hazard
+        kind = last
+    if kind == MOVE_RETURN:
+        m = b
+    else:
+        m = np.int64(np.searchsorted(inputs.migrate_cum[kind, h], ud, side="right"))
+    flows[c, h, T_MIGRATE] += 1
+    flows[c, m, F_MIGRATE_ARRIVAL] += 1
+    flows[c, h, F_KIND_MOVE + kind] += 1
+    flows[c, m, F_KIND_ARRIVAL + kind] += 1
+    return m
 
 
 @njit(cache=True, inline="always")
@@ -438,10 +504,10 @@ def apply_event(event, i, c, s, h, t, k, cls, tie_i, people, inputs, tables, sca
     """Carry out `event` for person i in chunk c; returns the new (stage, home, target, type, tie).
 
     Draws for the event's own choices come from their decision streams (`keys`: target, engage,
-    housing, outflow). ENGAGE and moves from ENGAGED are rationed by the region's acceptance
+    housing, migrate). ENGAGE and moves from ENGAGED are rationed by the region's acceptance
     probability; a dual resident already has a home in the region, so DUAL → SETTLED is not.
     """
-    k_target, k_engage, k_housing, k_outflow = keys
+    k_target, k_engage, k_housing, k_migrate = keys
     flows = tallies.chunk_flows
     ns = s
     if event == F_DEATH:
@@ -454,11 +520,14 @@ def apply_event(event, i, c, s, h, t, k, cls, tie_i, people, inputs, tables, sca
         ns = VISITOR
         tie_i = np.float32(0.0)
         flows[c, t, T_VISIT] += 1
-    elif event == T_YOUTH_OUTFLOW:
-        uo, _ = draw_pair(k_outflow, i)
-        m = np.int64(np.searchsorted(inputs.outflow_cum[h], uo, side="right"))
-        flows[c, h, T_YOUTH_OUTFLOW] += 1
-        flows[c, m, F_YOUTH_INFLOW] += 1
+    elif event == T_MIGRATE:
+        m = migrate(i, c, h, people, inputs, k_migrate, flows)
+        if s != NONE and m == t:  # moved into the region related to: lives there now, no tie to it
+            flows[c, m, F_MIGRATE_INTO_TARGET] += 1
+            ns = NONE
+            t = -1
+            k = 0
+            tie_i = np.float32(0.0)
         h = m
     elif event == T_ENGAGE:
         tallies.chunk_demand[c, t, RATION_ENGAGE] += 1
@@ -496,10 +565,10 @@ def apply_event(event, i, c, s, h, t, k, cls, tie_i, people, inputs, tables, sca
             flows[c, t, event] += 1
         else:
             flows[c, t, F_HOUSING_REJECTED] += 1
-    elif event == T_LEAVE:  # a settler leaves: back to the region of origin, or on to a metro region
+    elif event == T_LEAVE:  # a settler leaves: back to the region of origin, or on by job-move gravity
         o = np.int64(people.origin[i])
-        ur, ud = draw_pair(k_outflow, i)
-        row = inputs.outflow_cum[h]
+        ur, ud = draw_pair(k_migrate, i)  # a settler makes no general move: its stream is free
+        row = inputs.migrate_cum[MOVE_JOB, h]
         if ur >= scalars.leave_return_share and row[row.shape[0] - 1] > 0.0:
             o = np.int64(np.searchsorted(row, ud, side="right"))
         flows[c, h, T_LEAVE] += 1
@@ -593,7 +662,7 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
     n = people.stage.shape[0]
     k_main = stream_key(scalars.key, step, D_MAIN)
     keys = (stream_key(scalars.key, step, D_TARGET), stream_key(scalars.key, step, D_ENGAGE),
-            stream_key(scalars.key, step, D_HOUSING), stream_key(scalars.key, step, D_OUTFLOW))
+            stream_key(scalars.key, step, D_HOUSING), stream_key(scalars.key, step, D_MIGRATE))
     k_enrol = stream_key(scalars.key, step, D_ENROL)
     any_programme = programmes.age_min.shape[0] > 0
     counts = tallies.chunk_programmes[c]
@@ -656,9 +725,10 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
             ns, t, k = enter_programme(q, i, c, s, h0, host, k0, step, people, programmes, tallies)
         else:
             mu = tables.mortality[min(np.int64(a), MAX_AGE)]
+            lm = migration_hazard(s, i, h0, a, q, people, inputs, programmes)
             e0, l0, e1, l1, e2, l2, e3, l3 = stage_hazards(s, i, h0, t0, k0, cls, a, tie_i, q, people, inputs,
                                                            programmes, tables, scalars)
-            event = choose_event(u, dt, mu, e0, l0, e1, l1, e2, l2, e3, l3)
+            event = choose_event(u, dt, mu, lm, e0, l0, e1, l1, e2, l2, e3, l3)
             if event != NO_EVENT:
                 ns, h, t, k, tie_i = apply_event(event, i, c, s, h0, t0, k0, cls, tie_i, people, inputs,
                                                  tables, scalars, keys, tallies)

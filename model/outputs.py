@@ -15,6 +15,73 @@ RETENTION_YEARS = (1, 3, 5, 10)   # years after settling at which a cohort's ret
 _TYPED = (Stage.ENGAGED, Stage.DUAL)
 
 
+def net_migration_steps(by_home: np.ndarray, flows: np.ndarray) -> dict[str, np.ndarray]:
+    """Net in-migration (転入超過) of each step and region, in the units of the arrays given.
+
+    `by_home` (steps+1, R, stages) and `flows` (steps+1, R, flows); returns (steps, R) arrays, row k
+    the step k → k+1:
+
+    * net:          Δ adults − new adults + deaths (every change of home: general moves, settling,
+                    leaving; exact, since people are conserved);
+    * general_in, general_out: arrivals and departures of general moves (一般移動, `Flow.MIGRATE`);
+    * general:      general_in − general_out;
+    * relationship: net − general (the relationship ladder's moves: SETTLE in, settlers' origins out,
+                    LEAVE and its arrivals).
+    """
+    adults = by_home.sum(axis=2)
+    net = np.diff(adults, axis=0) - flows[1:, :, Flow.NEW_ADULT] + flows[1:, :, Flow.DEATH]
+    gin = flows[1:, :, Flow.MIGRATE_ARRIVAL]
+    gout = flows[1:, :, Flow.MIGRATE]
+    return {"net": net, "general": gin - gout, "relationship": net - (gin - gout),
+            "general_in": gin, "general_out": gout}
+
+
+def calendar_year_spans(dates: pd.DatetimeIndex) -> list[tuple[int, int, int, bool]]:
+    """(year, s0, s1, complete) per calendar year (暦年) of the steps k → k+1 whose first day falls in it:
+    boundaries s0..s1, and whether they cover 1 January to 1 January (the first and last years of a
+    run need not: a run from 2020-04 has 2020 from April only)."""
+    first = dates[:-1]
+    years = first.year.to_numpy()
+    out = []
+    for y in np.unique(years):
+        idx = np.flatnonzero(years == y)
+        s0, s1 = int(idx[0]), int(idx[-1]) + 1
+        starts = s0 > 0 or dates[0] == pd.Timestamp(f"{y}-01-01")
+        out.append((int(y), s0, s1, bool(starts and dates[s1].year > y)))
+    return out
+
+
+def net_migration_frame(by_home: np.ndarray, flows: np.ndarray, dates: pd.DatetimeIndex, codes: np.ndarray,
+                        areas: list[str], by: str = "area") -> pd.DataFrame:
+    """Calendar-year net in-migration (転入超過数), tidy: year, area or region, months, complete, net,
+    general, relationship, general_in, general_out (units of the arrays given; see `net_migration_steps`).
+
+    `by="area"` sums the regions of each 三大都市圏 area (moves within an area cancel), `by="region"` keeps
+    each region (with its area). Summed over all regions, net is 0 every year (people are conserved).
+    """
+    if by not in ("area", "region"):
+        raise ValueError(f"by must be 'area' or 'region', got {by!r}")
+    steps = net_migration_steps(by_home, flows)
+    columns = list(steps)
+    rows = []
+    labels = list(dict.fromkeys(areas))
+    area_index = np.array([labels.index(a) for a in areas])
+    for year, s0, s1, complete in calendar_year_spans(dates):
+        months = int(round((dates[s1] - dates[s0]).days / (365.2425 / 12)))
+        sums = {c: steps[c][s0:s1].sum(axis=0) for c in columns}          # (R,) each
+        if by == "region":
+            for r, code in enumerate(codes):
+                rows.append((year, int(code), areas[r], months, complete, *(float(sums[c][r]) for c in columns)))
+        else:
+            for j, label in enumerate(labels):
+                sel = area_index == j
+                rows.append((year, label, months, complete, *(float(sums[c][sel].sum()) for c in columns)))
+    keys = ["year", "region", "area"] if by == "region" else ["year", "area"]
+    df = pd.DataFrame(rows, columns=[*keys, "months", "complete", *columns])
+    df["area"] = pd.Categorical(df["area"], categories=labels)
+    return df
+
+
 class History:
     """Tallies for steps 0..n_steps: by report region, by home region, flows, visit-day distributions.
 
@@ -201,6 +268,12 @@ class History:
             "adults": self.scale.people(adults.ravel()),
         })
         return self._finish(df, ["step", "region"], {})
+
+    def net_migration_frame(self, areas: list[str], by: str = "area") -> pd.DataFrame:
+        """Calendar-year net in-migration in real people by area (or region); see `net_migration_frame`."""
+        last = self.last + 1
+        return net_migration_frame(self.scale.people(self.by_home[:last]), self.scale.people(self.flows[:last]),
+                                   self.dates[:last], self.codes, areas, by)
 
     def kpi_frame(self) -> pd.DataFrame:
         """Tidy KPIs per step and region: step, date, region, kpi, value."""

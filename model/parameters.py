@@ -8,6 +8,7 @@ assumption (docs/ODD.md lists them all with their sources).
 from __future__ import annotations
 
 import copy
+import math
 import os
 import tomllib
 from functools import lru_cache
@@ -89,8 +90,11 @@ class ChoiceSettings(_Section):
     access_exponent: NonNegative = Field(0.5, description="Visit hazard ∝ (home accessibility / mean)^this (assumption)")
     engage_cost_per_10k_yen: NonNegative = Field(0.10, description="ENGAGE hazard × e^(−this·cost/¥10k) (assumption)")
     lapse_cost_per_10k_yen: NonNegative = Field(0.05, description="LAPSE hazards × e^(+this·cost/¥10k) (assumption)")
-    outflow_population_exponent: NonNegative = Field(1.0, description="Youth outflow destination mass exponent (assumption)")
-    outflow_time_decay_per_hour: NonNegative = Field(0.2, description="Youth outflow destination decay per hour (assumption)")
+    outflow_population_exponent: NonNegative = Field(
+        1.0, description="Mass exponent of the rural birth regions (ゆかり) of metro residents at the start "
+                         "(assumption; prior 0.5–1.5)")
+    outflow_time_decay_per_hour: NonNegative = Field(
+        0.2, description="Decay per hour of those birth regions' weight (assumption; prior 0.05–0.5)")
 
 
 class CapacitySettings(_Section):
@@ -123,10 +127,8 @@ class Rates(_Section):
     leave_decay_years: Positive = Field(
         3.0, description="τ: LEAVE = floor + (leave − floor)·e^(−years since settling / τ) (assumption, 1–6)")
     leave_return_share: Share = Field(
-        0.7, description="Share of leavers who go back to their region of origin; the rest move to a metro region "
-                         "by the youth-outflow gravity (assumption, 0.5–0.9)")
-    youth_outflow: NonNegative = Field(0.04, description="Rural natives without a relationship → metro, at the age peak (assumption)")
-    youth_outflow_max_age: NonNegative = Field(40.0, description="No youth outflow from this age on (assumption)")
+        0.7, description="Share of leavers who go back to their region of origin; the rest move on by the "
+                         "job-move gravity of general migration (assumption, 0.5–0.9)")
     dual_settle_factor: NonNegative = Field(6.0, description="DUAL → SETTLED hazard relative to ENGAGED → SETTLED (assumption)")
 
 
@@ -224,6 +226,92 @@ class PropensitySettings(_Section):
     telework_coefficient: float = Field(0.7, ge=-10, le=10, description="mobility × exp(this) if telework capable (assumption)")
 
 
+MOVE_KINDS = ("job", "metro", "retire", "return")  # the order of `model.migration.MoveKind`
+
+
+class MigrationSettings(_Section):
+    """General migration (一般的な人口移動): moves of home that are not the relationship ladder.
+
+    Four kinds, each a yearly hazard at the peak of its Rogers–Castro age profile (docs/ODD.md 7.20):
+    job moves (転職・転勤など) among all regions, moves from rural regions to the metros (大都市圏への移動,
+    what used to be youth outflow), retirement moves (退職移動) and return moves (Uターン) to the birth
+    region. None of the rates is pinned by a source: they are assumptions with prior ranges for the
+    calibration issue; with the defaults about 1.3 % of adults move between prefectures a year (1.36 M;
+    measured on the baseline at 1,000 people per agent, 2020–23).
+    """
+
+    job_rate: NonNegative = Field(
+        0.035, description="Job moves per year at the labour-force peak, any region (assumption; prior 0.01–0.08)")
+    metro_rate: NonNegative = Field(
+        0.015, description="Moves per year to a larger region (up the urban hierarchy, 大都市圏への移動) at the "
+                          "labour-force peak (assumption; prior 0.01–0.08)")
+    return_rate: NonNegative = Field(
+        0.02, description="Return (U-turn) moves per year to the birth region of people living elsewhere, at the "
+                          "peak of their profile (assumption; prior 0.005–0.06)")
+    retire_rate: NonNegative = Field(
+        0.006, description="Retirement moves per year at the retirement peak (assumption; prior 0.001–0.02)")
+    return_age_shift_years: float = Field(
+        4.0, ge=0, le=30, description="Return moves follow the labour-force profile this many years later "
+                                      "(after study and first jobs; assumption; prior 0–10)")
+    retire_peak: float = Field(67.0, ge=40, le=100, description="Rogers–Castro μ3 of the retirement component "
+                                                               "(rcbayes mig_calculate_rc example: 67)")
+    retire_rise: Positive = Field(0.6, description="Rogers–Castro λ3 (rcbayes example: 0.6)")
+    retire_decay: Positive = Field(1.0, description="Rogers–Castro α3 (rcbayes example: 1)")
+    job_population_exponent: NonNegative = Field(
+        1.3, description="Mass exponent of job-move destinations, adults^this; above 1, larger labour markets pull "
+                         "more than in proportion (assumption; prior 0.8–1.6)")
+    job_time_decay_per_hour: NonNegative = Field(
+        0.3, description="Job-move destination weight × e^(−this·hours one way) (assumption; prior 0.1–0.8)")
+    metro_population_exponent: NonNegative = Field(
+        1.5, description="Mass exponent of the larger regions a METRO move goes to, adults^this; the large "
+                         "metropolitan cores dominate (assumption; prior 1–3)")
+    metro_time_decay_per_hour: NonNegative = Field(
+        0.5, description="METRO destination weight × e^(−this·hours one way) (assumption; prior 0.1–0.8)")
+    retire_population_exponent: NonNegative = Field(
+        0.5, description="Mass exponent of retirement destinations (assumption; prior 0–1)")
+    retire_rural_weight: Positive = Field(
+        2.0, description="Weight × this of rural retirement destinations (assumption; prior 1–4)")
+    retire_time_decay_per_hour: NonNegative = Field(
+        0.3, description="Retirement destination weight × e^(−this·hours) (assumption; prior 0.1–0.8)")
+    period: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Period effect (時代効果): calendar year → a multiplier of every kind's rate, or a table of "
+                    "multipliers by kind (job, metro, retire, return); years not listed use 1")
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _period(cls, value: Any) -> dict[str, dict[str, float]]:
+        if not isinstance(value, dict):
+            raise ValueError("must be a table of calendar years, e.g. {\"2020\" = 0.8, \"2021\" = {metro = 0.7}}")
+        out: dict[str, dict[str, float]] = {}
+        for year, entry in value.items():
+            y = str(year)
+            if not (y.isdigit() and len(y) == 4 and 1900 <= int(y) <= 2200):
+                raise ValueError(f"key {y!r} is not a calendar year; allowed: four-digit years 1900–2200")
+            if isinstance(entry, dict):
+                unknown = [k for k in entry if k not in MOVE_KINDS]
+                if unknown:
+                    raise ValueError(f"{y}.{unknown[0]}: unknown kind of move; allowed: {', '.join(MOVE_KINDS)}")
+                items = {k: entry.get(k, 1.0) for k in MOVE_KINDS}
+            else:
+                items = {k: entry for k in MOVE_KINDS}
+            for kind, x in items.items():
+                where = y if not isinstance(entry, dict) else f"{y}.{kind}"
+                if isinstance(x, bool) or not isinstance(x, int | float):
+                    raise ValueError(f"{where}: must be a number ≥ 0 (a multiplier), got {x!r}")
+                if not math.isfinite(x) or x < 0:
+                    raise ValueError(f"{where}: must be a finite number ≥ 0 (a multiplier), got {x!r}")
+            out[y] = {k: float(x) for k, x in items.items()}
+        return out
+
+    def period_multipliers(self, year: int) -> tuple[float, float, float, float]:
+        """Multipliers of the four kinds (MOVE_KINDS order) in calendar `year`."""
+        entry = self.period.get(str(year))
+        if entry is None:
+            return (1.0, 1.0, 1.0, 1.0)
+        return tuple(entry[k] for k in MOVE_KINDS)  # type: ignore[return-value]
+
+
 class DemographySettings(_Section):
     """Ageing, mortality and new adults (人口動態)."""
 
@@ -267,6 +355,7 @@ class ScenarioConfig(_Section):
     visits: VisitSettings = VisitSettings()
     population: PopulationSettings = PopulationSettings()
     propensity: PropensitySettings = PropensitySettings()
+    migration: MigrationSettings = MigrationSettings()
     demography: DemographySettings = DemographySettings()
     adoption: AdoptionSettings = AdoptionSettings()
     outcomes: OutcomeSettings = OutcomeSettings()

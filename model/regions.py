@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 REQUIRED_COLUMNS = ("code", "name_ja", "name_en", "kind", "lat", "lon")
 _BAND = re.compile(r"^pop_(\d+)_(\d+|plus)$")
 EARTH_RADIUS_KM = 6371.0
+METRO_AREAS = ("tokyo", "nagoya", "osaka", "none")  # 東京圏, 名古屋圏, 大阪圏 (住民基本台帳人口移動報告), other
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class RegionTable:
     population: np.ndarray    # (R, B) adults by band at the start
     vacant_houses: np.ndarray | None
     municipalities: np.ndarray  # 市町村 per region (1 each if the table has no such column)
-    metro_area: np.ndarray    # str, the metro area (tokyo / osaka / nagoya) or "none" ("none" if no column)
+    metro_areas: tuple[str, ...] = ()  # 三大都市圏 of each region: tokyo, nagoya, osaka or none (all none without the column)
 
     @property
     def n(self) -> int:
@@ -113,13 +114,13 @@ def read_region_table(path: Path) -> RegionTable:
         if values.isna().any() or (values < 1).any():
             raise ScenarioError(path, "municipalities", "must be a whole number ≥ 1 on every row")
         municipalities = values.to_numpy(dtype=np.int64)
-    metro_area = np.full(len(df), "none", dtype=object)
+    areas = ("none",) * len(df)
     if "metro_area" in df.columns:
-        area = df["metro_area"]
-        if area.isna().any():
-            row = int(area.isna().to_numpy().nonzero()[0][0]) + 2
-            raise ScenarioError(path, "metro_area", f"must name a metro area or 'none' on every row (line {row})")
-        metro_area = area.astype(str).str.strip().to_numpy(dtype=object)
+        values = df["metro_area"].fillna("").astype(str).str.strip()
+        bad = sorted(set(values) - set(METRO_AREAS))
+        if bad:
+            raise ScenarioError(path, "metro_area", f"values must be one of {', '.join(METRO_AREAS)}, found {bad}")
+        areas = tuple(values)
     return RegionTable(
         codes=df["code"].to_numpy(dtype=np.int64),
         names_ja=df["name_ja"].astype(str).tolist(),
@@ -131,7 +132,7 @@ def read_region_table(path: Path) -> RegionTable:
         population=df[[c for *_, c in bands]].to_numpy(dtype=float),
         vacant_houses=vacant,
         municipalities=municipalities,
-        metro_area=metro_area,
+        metro_areas=areas,
     )
 
 
@@ -189,7 +190,7 @@ def cumulative(weights: np.ndarray) -> np.ndarray:
 def pair_weights(table: RegionTable, choice: ChoiceSettings) -> np.ndarray:
     """(R, R) ω_ht of the target choice: own prefecture (0 for a region of one municipality: there is
     no other municipality to relate to), same metro area, or 1."""
-    area = table.metro_area
+    area = np.asarray(table.metro_areas)
     same_area = (area[:, None] == area[None, :]) & (area != "none")[:, None]
     w = np.where(same_area, choice.same_metro_area_weight, 1.0)
     np.fill_diagonal(w, choice.own_region_weight * (table.municipalities > 1))
@@ -229,15 +230,6 @@ class Gravity:
         return cls(choice_p=w / reach[:, :, None],
                    choice_cum=np.stack([cumulative(wc) for wc in w]),
                    access=(reach / ref) ** choice.access_exponent, reach_ref=ref)
-
-
-def youth_outflow_destinations(table: RegionTable, travel: Travel, choice: ChoiceSettings) -> np.ndarray:
-    """(R, R) cumulative destinations of rural youth (若者の転出先): metro regions by adults^α and travel time."""
-    out = (table.adults ** choice.outflow_population_exponent)[None, :] * np.exp(
-        -choice.outflow_time_decay_per_hour * travel.hours)
-    out = out * table.is_metro[None, :]
-    np.fill_diagonal(out, 0.0)
-    return cumulative(out)
 
 
 class Region(mesa.Agent):

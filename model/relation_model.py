@@ -14,6 +14,7 @@ from model.demography import new_adults_expected
 from model.inputs import KernelInputs, class_visit_days
 from model.kpis import KPI, KPITracker, close_year, initial_contact
 from model.levers import LeverContext, LeverSet, RowContext, StepRecord
+from model.migration import region_areas
 from model.outputs import History
 from model.surveys import VISIT_DAY_EDGES, area_codes, survey_tables
 from model.parameters import KankeiScenario, ScenarioConfig, load_scenario, with_overrides
@@ -88,7 +89,7 @@ class RelationModel(mesa.Model):
         self._class_visit_days = self.inputs.visit_days_per_class()
         self._effects_key: tuple = ((), b"")
         self.tallies = kernel.Tallies.zeros(R, len(self.levers.slots), self.n_steps + 1)
-        self._area = area_codes(self.table.metro_area)
+        self._area = area_codes(self.table.metro_areas)
         kernel.tally(self.people.arrays(), self.counts_by_target, self.counts_by_home)
         if self.levers.slots:
             kernel.count_eligible(self.people.arrays(), self.inputs.programmes, self.key, np.int64(-1),
@@ -133,8 +134,10 @@ class RelationModel(mesa.Model):
     # --- stepping ---------------------------------------------------------------------------------
     def prepare_step(self, k: int) -> LeverContext:
         """Fold the levers in force at step index `k` into the kernel inputs (only when their effects
-        may have changed) and ration this step's capacities; returns the step's lever context."""
+        may have changed), put the calendar year's migration period effect in force and ration this
+        step's capacities; returns the step's lever context."""
         date = self.dates[k]
+        self.inputs.set_calendar_year(date.year)
         month = date.strftime("%Y-%m")
         ctx = LeverContext(table=self.table, travel=self.travel, dt=self.dt, reach=self.adoption.reach,
                            visit_days_per_year=self._class_visit_days, month=month, fiscal_year=fiscal_year(date))
@@ -242,6 +245,17 @@ class RelationModel(mesa.Model):
     def flows(self) -> pd.DataFrame:
         """Tidy flows per step and region (transitions, deaths, new adults, rationed-out moves)."""
         return self.history.flows_frame()
+
+    def net_migration(self, by: str = "area") -> pd.DataFrame:
+        """Calendar-year net in-migration (転入超過数, as in 住民基本台帳人口移動報告) of adults, real people.
+
+        Rows per calendar year and 三大都市圏 area (東京圏, 名古屋圏, 大阪圏, その他; `by="region"`: per
+        region): months covered and whether the year is complete (a run from 2020-04 has 2020 from
+        April), net (every change of home), general (一般移動) and relationship (the ladder: settling and
+        leaving) parts, and general moves in and out. Adults only: see docs/ODD.md 7.20 for the mapping
+        to the all-ages figures.
+        """
+        return self.history.net_migration_frame(region_areas(self.table), by)
 
     def population(self) -> pd.DataFrame:
         """Adults living in each region per step."""

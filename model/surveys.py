@@ -14,6 +14,7 @@ from enum import IntEnum
 import numpy as np
 from numba import njit
 
+from model.regions import METRO_AREAS
 from model.stages import N_STAGES, N_TYPES, Stage
 
 # visit-days a year: 0, 1, 2–7 (the survey's most common band), 8–30, 31–99, 100+
@@ -36,10 +37,9 @@ N_DESTINATIONS = len(Destination)
 VISITOR, DUAL, DEAD = int(Stage.VISITOR), int(Stage.DUAL), int(Stage.DEAD)
 
 
-def area_codes(metro_area: np.ndarray) -> np.ndarray:
-    """(R,) int64 metro-area code per region: 0 for "none", then 1, 2, ... in order of first appearance."""
-    names = [a for a in dict.fromkeys(metro_area.tolist()) if a != "none"]
-    return np.array([0 if a == "none" else 1 + names.index(a) for a in metro_area.tolist()], dtype=np.int64)
+def area_codes(metro_areas: tuple[str, ...]) -> np.ndarray:
+    """(R,) int64 metro-area code per region: 0 for "none", else 1 + the area's place in `METRO_AREAS`."""
+    return np.array([0 if a == "none" else 1 + METRO_AREAS.index(a) for a in metro_areas], dtype=np.int64)
 
 
 @njit(cache=True)

@@ -9,11 +9,15 @@ from model import RelationModel, load_scenario
 
 SMALL = {"run.people_per_agent": 2000, "run.horizon_years": 2}
 
+# General migration off (一般移動: every kind's rate 0)
+NO_MIGRATION = {"migration.job_rate": 0.0, "migration.metro_rate": 0.0, "migration.retire_rate": 0.0,
+                "migration.return_rate": 0.0}
+
 # Constant hazards, no feedback: every person factor is 1, no demography, no capacity limits.
 CONSTANT_HAZARDS = {
     "run.people_per_agent": 500,
     "demography.enabled": False,
-    "rates.youth_outflow": 0.0,
+    **NO_MIGRATION,
     "rates.visit": 0.3,
     "rates.engage": 0.8,
     "rates.lapse_visitor": 0.5,

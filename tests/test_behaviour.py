@@ -130,19 +130,41 @@ def test_retention_declines_with_no_cliff():
     assert per_year_late > 0.02
 
 
-@pytest.mark.parametrize("share, where", [(1.0, "origin"), (0.0, "metro")])
-def test_leavers_go_back_or_on_to_a_metro_region(share, where):
-    sc = load_scenario(overrides={**CONSTANT_HAZARDS, "rates.leave_return_share": share, "run.horizon_years": 3,
-                                  "run.people_per_agent": 2000})
+@pytest.mark.parametrize("share", [1.0, 0.3, 0.0])
+def test_leavers_go_back_to_their_origin_or_on_by_job_move_gravity(share):
+    from model import kernel
+
+    sc = load_scenario(overrides={**CONSTANT_HAZARDS, "rates.leave": 200.0, "rates.leave_floor": 200.0,
+                                  "rates.leave_return_share": share, "run.people_per_agent": 2000})
     m = RelationModel(scenario=sc, rng=6)
-    m.run()
-    f = m.history.flows
-    arrivals = f[:, :, Flow.LEAVE_ARRIVAL].sum(axis=0)
-    assert arrivals.sum() == f[:, :, Flow.LEAVE].sum() > 50
-    if where == "metro":
-        assert arrivals[~m.table.is_metro].sum() == 0
-    else:
-        assert arrivals[~m.table.is_metro].sum() > 0
+    p = m.people
+    n = p.n
+    tokyo = m.table.index_of(13)
+    alive = np.flatnonzero(p.stage[:n] != Stage.DEAD)
+    p.stage[alive] = Stage.SETTLED
+    p.origin[alive] = tokyo
+    p.home[alive] = np.where(p.home[alive] == tokyo, m.table.index_of(32), p.home[alive])
+    p.target[alive] = p.home[alive]
+    p.steps_in_stage[alive] = 0
+    kernel.tally(p.arrays(), m.counts_by_target, m.counts_by_home)
+    m.prepare_step(0)
+    home_before = p.home[:n].copy()
+    kernel.advance(*m.kernel_arguments(0))
+    left = np.flatnonzero((p.stage[:n] == Stage.NONE))
+    assert left.size > 0.9 * alive.size                       # 200 a year: nearly everyone leaves in a month
+    # P(back in Tokyo) = share + (1 − share) · P(job-move gravity from the region left picks Tokyo)
+    job = np.diff(m.inputs.region.migrate_cum[0], axis=1, prepend=0.0)       # (R, R) job-move choice rows
+    expected = share + (1 - share) * job[home_before[left], tokyo]
+    back = p.home[left] == tokyo
+    sd = np.sqrt(np.sum(expected * (1 - expected))) / left.size
+    assert back.mean() == pytest.approx(expected.mean(), abs=4 * sd + 1e-12)
+    if share < 1.0:
+        onward = left[~back]
+        assert onward.size > 100
+        assert np.all(job[home_before[onward], p.home[onward]] > 0)   # a region the gravity row can pick
+        assert np.all(p.home[onward] != home_before[onward])
+    f = m.tallies.flows
+    assert f[:, Flow.LEAVE].sum() == f[:, Flow.LEAVE_ARRIVAL].sum() == left.size
 
 
 def test_engaged_share_does_not_drift_without_demographic_change():

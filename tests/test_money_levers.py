@@ -123,8 +123,11 @@ def test_travel_subsidy_pays_participant_trips_within_the_yearly_cap():
                                                                  "levers.0.annual_cap_yen": cap,
                                                                  "levers.0.take_up_per_year": 0.5})
     q = slot_of(m, "travel_subsidy")
-    lever = m.config.levers[0]
+    _, lever, masks = next(item for item in m.levers.levers if item[1].kind == "travel_subsidy")
+    # only trips from an eligible home (a participant who moves away is paid nothing more) to a host
     relief = np.where(m.travel.cost_yen > lever.min_trip_yen, lever.share * m.travel.cost_yen, 0.0)
+    relief = relief * masks["homes"][:, None] * masks["regions"][None, :]
+    assert np.array_equal(relief, lever.relief(masks, m))
     per_day = relief / lever.days_per_trip
     duration = m.inputs.programmes.duration[q]
     capped = checked = 0

@@ -17,7 +17,7 @@ import pandas as pd
 from model import RelationModel, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
-PINNED = "1b162d57fed927db182b7316c23d3e275a21921736888347a2c204f7d0566d48"
+PINNED = "a2c9de3ec83ca4f97fada2e93fafb8e35dd517bd6d0fbce2ee6dd109c3058c9c"
 
 
 def tidy_digest(model: RelationModel) -> str:
