@@ -8,9 +8,10 @@ each person is an object with attributes, and `PlainPerson.step()` does, in Pyth
   access and travel costs, origin-specific settling),
   an event with probability p = 1 − exp(−Λ·dt) and the event k with probability λ_k/Λ (one
   uniform split contiguously: the same distribution as the kernel's fixed zones),
-* the stage logic: target choice by the same gravity tables (with the ゆかり mixture), youth
-  outflow destinations, 関わりしろ and housing rationing, engagement types, deepening, settling
-  and leaving, death (the agent is removed from the model),
+* the stage logic: target choice by the same gravity tables (with the ゆかり mixture), general
+  migration (its hazard by home and age, the kind and destination draws, the relationship rule),
+  関わりしろ and housing rationing, engagement types, deepening, settling and leaving, death (the
+  agent is removed from the model),
 * the same tallies: people by (report region, stage, type), by (home region, stage), flows,
   the expected rationing demand and visit-days by (cost class, home, target).
 
@@ -43,12 +44,18 @@ from model.kernel import (
     F_DEATH,
     F_ENGAGE_REJECTED,
     F_HOUSING_REJECTED,
+    F_KIND_ARRIVAL,
+    F_KIND_MOVE,
     F_LEAVE_ARRIVAL,
-    F_YOUTH_INFLOW,
+    F_MIGRATE_ARRIVAL,
+    F_MIGRATE_INTO_TARGET,
     FLAG_SIDEJOB,
     FLAG_TELEWORK,
     MAX_AGE,
     MAX_STEPS_IN_STAGE,
+    MOVE_JOB,
+    MOVE_RETURN,
+    N_GRAVITY_KINDS,
     N_CLASSES,
     N_FLOWS,
     N_STAGES,
@@ -62,9 +69,9 @@ from model.kernel import (
     T_LAPSE_ENGAGED,
     T_LAPSE_VISITOR,
     T_LEAVE,
+    T_MIGRATE,
     T_SETTLE,
     T_VISIT,
-    T_YOUTH_OUTFLOW,
     VISITOR,
 )
 
@@ -79,7 +86,7 @@ class PlainPerson(mesa.Agent):
     def __init__(self, model: PlainRelationModel, index: int, stage: int, etype: int, home: int,
                  target: int, origin: int, birth: int, flags: int, age: float, tie: float,
                  visit_days: int, steps_in_stage: int, engage_factor: float,
-                 mobility_factor: float) -> None:
+                 mobility_factor: float, visit_level: int) -> None:
         super().__init__(model)
         self.index = index
         self.stage = stage
@@ -95,6 +102,7 @@ class PlainPerson(mesa.Agent):
         self.steps_in_stage = steps_in_stage
         self.engage_factor = engage_factor
         self.mobility_factor = mobility_factor
+        self.visit_level = visit_level
 
     # --- helpers (the kernel's inline functions) ----------------------------------------------
     def choose_target(self, u: float, cls: int) -> int:
@@ -125,6 +133,35 @@ class PlainPerson(mesa.Agent):
                 return k
         return N_TYPES - 1
 
+    def migrate(self, u: float, ud: float) -> int:
+        """Kind (u) and destination (ud) of a general move from home; counts its flows; the destination."""
+        m = self.model
+        h, b = self.home, self.birth
+        x = min(int(self.age), MAX_AGE)
+        back = b >= 0 and b != h
+        total = m.migrate_hazard[h][0][x] + (m.migrate_hazard[h][1][x] if back else 0.0)
+        y = u * total
+        kind = MOVE_RETURN
+        acc = 0.0
+        last = -1
+        for j in range(N_GRAVITY_KINDS):
+            w = m.migrate_kind[h][j][x]
+            if w > 0.0:
+                last = j
+                acc += w
+                if y < acc:
+                    kind = j
+                    break
+        if kind == MOVE_RETURN and not back:
+            kind = last
+        dest = b if kind == MOVE_RETURN else bisect_right(m.migrate_cum[kind][h], ud)
+        flows = m.flows
+        flows[h][T_MIGRATE] += 1
+        flows[dest][F_MIGRATE_ARRIVAL] += 1
+        flows[h][F_KIND_MOVE + kind] += 1
+        flows[dest][F_KIND_ARRIVAL + kind] += 1
+        return dest
+
     # --- one step -----------------------------------------------------------------------------
     def step(self) -> None:
         m = self.model
@@ -143,7 +180,7 @@ class PlainPerson(mesa.Agent):
         # visits this step, their (class, home, target) tally, and tie strength
         tie = self.tie * m.tie_keep
         if VISITOR <= s <= DUAL:
-            days = int(m.visit_rate[s][k] * dt + v)
+            days = int(m.visit_days[s][k][self.visit_level] * dt + v)
             if days > 0:
                 tie += m.tie_gain * days
                 self.visit_days = min(self.visit_days + days, 65535)
@@ -151,11 +188,15 @@ class PlainPerson(mesa.Agent):
 
         # competing hazards of the current stage
         mu = m.mortality[min(int(a), MAX_AGE)]
+        lm = 0.0  # general migration: residents in NONE, VISITOR, ENGAGED
+        if s <= ENGAGED:
+            x = min(int(a), MAX_AGE)
+            lm = m.migrate_hazard[h][0][x]
+            if 0 <= self.birth != h:
+                lm += m.migrate_hazard[h][1][x]
         l0 = l1 = l2 = l3 = 0.0
         if s == NONE:
             l0 = rate[h][T_VISIT] * self.engage_factor * m.access[cls][h]
-            if m.is_rural[h] and self.birth == h and a < m.youth_max_age:
-                l1 = rate[h][T_YOUTH_OUTFLOW] * self.mobility_factor
         elif s == VISITOR:
             l0 = (rate[t][T_ENGAGE] * self.engage_factor * (1.0 + m.kappa_engage * tie)
                   * m.cost_engage[cls][h][t])
@@ -163,19 +204,22 @@ class PlainPerson(mesa.Agent):
         elif s == ENGAGED:
             tm = m.type_mult[k]
             l0 = rate[t][T_DEEPEN] * self.engage_factor * tm[T_DEEPEN]
-            l1 = rate[t][T_DUAL] * self.mobility_factor * tm[T_DUAL]
-            l2 = rate[t][T_SETTLE] * self.mobility_factor * m.settle_pair[h][t] * tm[T_SETTLE]
+            if t != h:  # a tie inside one's own prefecture leads to no move between prefectures
+                l1 = rate[t][T_DUAL] * self.mobility_factor * tm[T_DUAL]
+                l2 = rate[t][T_SETTLE] * self.mobility_factor * m.settle_pair[h][t] * tm[T_SETTLE]
             l3 = (rate[t][T_LAPSE_ENGAGED] * tm[T_LAPSE_ENGAGED]
                   * m.cost_lapse[cls][h][t] / (1.0 + m.kappa_lapse * tie))
         elif s == DUAL:
-            l0 = (rate[t][T_SETTLE] * self.mobility_factor * m.settle_pair[h][t] * m.type_mult[k][T_SETTLE]
-                  * m.dual_settle_factor)
+            if t != h:
+                l0 = (rate[t][T_SETTLE] * self.mobility_factor * m.settle_pair[h][t] * m.type_mult[k][T_SETTLE]
+                      * m.dual_settle_factor)
             l1 = rate[t][T_LAPSE_DUAL] * m.cost_lapse[cls][h][t] / (1.0 + m.kappa_lapse * tie)
-        elif self.steps_in_stage < m.leave_window_steps:  # SETTLED, still within the window
-            l0 = rate[h][T_LEAVE]
+        else:  # SETTLED: the leave hazard declines with time since settling toward a floor
+            phi = m.leave_floor_ratio
+            l0 = rate[h][T_LEAVE] * (phi + (1.0 - phi) * math.exp(-self.steps_in_stage / m.leave_decay_steps))
 
-        total = mu + l0 + l1 + l2 + l3
-        event = -1  # -1 nothing, 0..3 the stage's events, 9 death
+        total = mu + lm + l0 + l1 + l2 + l3
+        event = -1  # -1 nothing, 0..3 the stage's events, 8 a general move, 9 death
         if total > 0.0:
             p_any = 1.0 - math.exp(-total * dt)
             if s == VISITOR:  # expected candidates for 関わりしろ and housing (next step's rationing)
@@ -186,16 +230,18 @@ class PlainPerson(mesa.Agent):
                 x = u / p_any * total
                 if x < mu:
                     event = 9
-                elif x < mu + l0:
+                elif x < mu + lm:
+                    event = 8
+                elif x < mu + lm + l0:
                     event = 0
-                elif x < mu + l0 + l1:
+                elif x < mu + lm + l0 + l1:
                     event = 1
-                elif x < mu + l0 + l1 + l2:
+                elif x < mu + lm + l0 + l1 + l2:
                     event = 2
                 elif l3 > 0.0:
                     event = 3
                 else:  # x rounded up to Λ: the last event with a hazard
-                    event = 2 if l2 > 0.0 else 1 if l1 > 0.0 else 0 if l0 > 0.0 else 9
+                    event = 2 if l2 > 0.0 else 1 if l1 > 0.0 else 0 if l0 > 0.0 else 8 if lm > 0.0 else 9
 
         flows = m.flows
         ns = s
@@ -204,18 +250,20 @@ class PlainPerson(mesa.Agent):
             self.stage = DEAD
             self.remove()
             return
-        if event >= 0:
+        if event == 8:  # a general move; moving into the region related to ends the tie (lives there now)
+            h = self.migrate(rnd(), rnd())
+            if s != NONE and h == t:
+                flows[h][F_MIGRATE_INTO_TARGET] += 1
+                ns = NONE
+                t = -1
+                k = 0
+                tie = 0.0
+        elif event >= 0:
             if s == NONE:
-                if event == 0:
-                    t = self.choose_target(rnd(), cls)
-                    ns = VISITOR
-                    tie = 0.0
-                    flows[t][T_VISIT] += 1
-                else:
-                    dest = bisect_right(m.outflow_cum[h], rnd())
-                    flows[h][T_YOUTH_OUTFLOW] += 1
-                    flows[dest][F_YOUTH_INFLOW] += 1
-                    h = dest
+                t = self.choose_target(rnd(), cls)
+                ns = VISITOR
+                tie = 0.0
+                flows[t][T_VISIT] += 1
             elif s == VISITOR:
                 if event == 0:
                     if rnd() < m.ration[t][0]:
@@ -254,8 +302,10 @@ class PlainPerson(mesa.Agent):
                 else:
                     ns = ENGAGED
                     flows[t][T_LAPSE_DUAL] += 1
-            else:  # SETTLED leaves, back to the region of origin
+            else:  # SETTLED leaves: back to the region of origin, or on to a metro region
                 o = self.origin
+                if rnd() >= m.leave_return_share and m.migrate_cum[MOVE_JOB][h][-1] > 0.0:
+                    o = bisect_right(m.migrate_cum[MOVE_JOB][h], rnd())
                 flows[h][T_LEAVE] += 1
                 flows[o][F_LEAVE_ARRIVAL] += 1
                 ns = NONE
@@ -304,7 +354,7 @@ class PlainRelationModel(mesa.Model):
         tables, sc = src.inputs.tables, src.inputs.scalars
         self.type_mult = tables.type_mult.tolist()
         self.mortality = tables.mortality.tolist()
-        self.visit_rate = tables.visit_rate.tolist()
+        self.visit_days = tables.visit_days.tolist()
         self.type_weights = tables.type_weights.tolist()
         self.deepen_next = tables.deepen_next.tolist()
         self.yukari_bonus = float(sc.yukari_bonus)
@@ -315,8 +365,9 @@ class PlainRelationModel(mesa.Model):
         self.work_mult_capable = float(sc.work_mult_capable)
         self.work_mult_other = float(sc.work_mult_other)
         self.dual_settle_factor = float(sc.dual_settle_factor)
-        self.leave_window_steps = int(sc.leave_window_steps)
-        self.youth_max_age = float(sc.youth_max_age)
+        self.leave_floor_ratio = float(sc.leave_floor_ratio)
+        self.leave_decay_steps = float(sc.leave_decay_steps)
+        self.leave_return_share = float(sc.leave_return_share)
         self._inputs = None  # the region inputs the levers set: converted when they change
         # capacities scaled to the subset; last step's demand likewise
         alive = int(np.count_nonzero(src.people.stage[: src.people.n] != DEAD))
@@ -328,7 +379,7 @@ class PlainRelationModel(mesa.Model):
         p = src.people
         cols = [getattr(p, f)[ids].tolist() for f in (
             "stage", "etype", "home", "target", "origin", "birth", "flags", "age", "tie", "visit_days",
-            "steps_in_stage", "engage_factor", "mobility_factor")]
+            "steps_in_stage", "engage_factor", "mobility_factor", "visit_level")]
         for i, row in zip(ids.tolist(), zip(*cols)):
             PlainPerson(self, i, *row)
 
@@ -353,8 +404,9 @@ class PlainRelationModel(mesa.Model):
         self.cost_lapse = region.cost_lapse.astype(float).tolist()
         self.choice_cum = region.choice_cum.tolist()
         self.choice_p = region.choice_p.tolist()
-        self.outflow_cum = region.outflow_cum.tolist()
-        self.is_rural = region.is_rural.tolist()
+        self.migrate_hazard = region.migrate_hazard.tolist()
+        self.migrate_kind = region.migrate_kind.tolist()
+        self.migrate_cum = region.migrate_cum.tolist()
         self.type_bias = region.type_bias.tolist()
         self.settle_pair = region.settle_pair.tolist()
         self.cap = src.inputs.capacity * self.share

@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 
 from model.kpis import KPI
-from model.levers.base import LEDGER, LEDGER_INDEX, PAYERS
+from model.levers.base import COUNT_INDEX, LEDGER, LEDGER_INDEX, PAYERS
+from model.migration import region_areas
+from model.outputs import net_migration_frame
 from model.stages import Flow, Stage
 
 STOCKS = (Stage.NONE, Stage.VISITOR, Stage.ENGAGED, Stage.DUAL, Stage.SETTLED)
@@ -59,7 +61,9 @@ class RunView:
         acting = model.levers.acting_in(mask)
         self.cost_by_payer = costs[:, acting].sum(axis=(0, 1, 3))              # (payers,)
         self.ledger_totals = h.ledger[: h.last + 1][:, acting].sum(axis=(0, 1, 3))  # (LEDGER,)
+        self.count_totals = h.counts[: h.last + 1][:, acting].sum(axis=(0, 1, 3))   # (COUNTS,)
         self.rural = ~model.table.is_metro[mask]
+        self.areas = np.array(region_areas(model.table))[mask]
 
     def stock(self, stage: Stage) -> np.ndarray:
         """People at `stage` related to the view's regions at every step boundary."""
@@ -84,6 +88,13 @@ class RunView:
         """People who made `flow` over the whole run."""
         return float(self.flow_series(flow)[1:].sum())
 
+    def area_net_per_year(self, area: str) -> float:
+        """Mean calendar-year net in-migration of the view's regions in `area` (東京圏, 名古屋圏, 大阪圏,
+        その他) over the run's complete calendar years; NaN if there is none."""
+        frame = net_migration_frame(self.by_home, self.flows, self.dates, self.codes, list(self.areas))
+        rows = frame[(frame["area"] == area) & frame["complete"]]
+        return float(rows["net"].mean()) if len(rows) else float("nan")
+
     def spent(self, payer: str | None = None) -> float:
         """Public cost over the run of the levers acting in the view's regions, wherever it falls:
         programme spending and the ledger's costs such as tax deductions (all payers, or one payer)."""
@@ -93,6 +104,11 @@ class RunView:
         """Yen of one ledger item (`model.levers.base.LEDGER`) over the run, for the levers acting in
         the view's regions, wherever it falls."""
         return float(self.ledger_totals[LEDGER_INDEX[item]])
+
+    def paid_for(self, item: str) -> float:
+        """What the spending of the levers acting in the view's regions paid for over the run, in real
+        units: one `model.levers.base.COUNTS` item (cases, persons, children, trips, days)."""
+        return float(self.count_totals[COUNT_INDEX[item]])
 
 
 def _share(num: float, den: float) -> float:
@@ -139,8 +155,18 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
             lambda v: float(v.adults(rural_only=True)[-1])),
     Outcome("rural_adults_change", "地方の成人人口の増減", "rural adults at the end minus at the start",
             lambda v: float(v.adults(rural_only=True)[-1] - v.adults(rural_only=True)[0])),
-    Outcome("youth_outflow_total", "若者の転出（累計）", "rural natives who left for a metro region over the run",
-            lambda v: v.flow_total(Flow.YOUTH_OUTFLOW)),
+    Outcome("general_moves_total", "一般移動（累計）",
+            "general moves between regions over the run (job, metro, retirement and return moves; not the "
+            "relationship ladder)", lambda v: v.flow_total(Flow.MIGRATE)),
+    Outcome("metro_moves_total", "大都市圏への移動（累計）",
+            "general moves up the urban hierarchy over the run (migration kind metro)",
+            lambda v: v.flow_total(Flow.METRO_MOVE)),
+    Outcome("return_moves_total", "Uターン（累計）", "general moves back to the birth region over the run",
+            lambda v: v.flow_total(Flow.RETURN_MOVE)),
+    Outcome("tokyo_area_net_inmigration_per_year", "東京圏の転入超過数（年平均）",
+            "net in-migration of adults to 東京圏 (codes 11–14) per complete calendar year, averaged over the "
+            "complete calendar years of the run (NaN if none); general moves and the ladder's",
+            lambda v: v.area_net_per_year("東京圏")),
     Outcome("spending_yen", "政策支出（累計・円）",
             "public cost of the levers over the run, all payers, yen: programme spending and tax deductions, "
             "wherever they fall", lambda v: v.spent()),
@@ -151,6 +177,15 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
     Outcome("net_public_cost_yen", "純公費負担（累計・円）",
             "spending_yen − net_revenue_yen: the public cost less what recipient regions keep, yen",
             lambda v: v.spent() - v.booked("net_revenue")),
+    Outcome("relocation_grant_cases", "移住支援金の件数（累計・世帯）",
+            "移住支援金 cases paid over the run: one per household (a couple's two adults make one case)",
+            lambda v: v.paid_for("cases")),
+    Outcome("relocation_grant_persons", "移住支援金の対象人数（累計）",
+            "persons covered by the 移住支援金 cases paid over the run, adults and children",
+            lambda v: v.paid_for("persons")),
+    Outcome("subsidised_trips", "補助対象の往復（累計）",
+            "round trips of participants paid by a travel subsidy or ふるさと住民登録 Premium perks over the run",
+            lambda v: v.paid_for("trips")),
     Outcome("municipalities_adopting_final", "関係人口に取り組む市町村（期末）",
             "municipalities working on 関係人口 at the end (the national KPI)",
             lambda v: float(v.kpis[-1, :, KPI.MUNICIPALITIES_ADOPTING].sum())),

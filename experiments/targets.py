@@ -32,7 +32,6 @@ from model.stages import EngagementType, Flow, Stage
 
 TARGETS_PATH = scenarios_dir() / "data" / "calibration_targets.csv"
 TARGET_COLUMNS = ("target_id", "quantity", "population", "period", "value", "unit", "source", "note")
-TOKYO_AREA = (11, 12, 13, 14)  # 東京圏: Saitama, Chiba, Tokyo, Kanagawa
 VISITING = (Stage.ENGAGED, Stage.DUAL)  # the model's counterpart of MLIT's 訪問系
 TYPE_TARGETS = {
     "mlit2019_type_hobby_consumption": EngagementType.HOBBY_CONSUMPTION,
@@ -54,8 +53,8 @@ STRUCTURAL_GAPS = {
     "relocation_grant_cases_fy2023": "the baseline runs no relocation-grant (移住支援金) lever, so it pays no "
                                      "grants; cases also need Tokyo's 23 wards (the model has Tokyo prefecture) "
                                      "and grant take-up.",
-    "relocation_grant_persons_fy2023": "as for the cases: no 移住支援金 in the baseline; persons per case also "
-                                       "need households, which the model does not have.",
+    "relocation_grant_persons_fy2023": "as for the cases: no 移住支援金 in the baseline (a scenario with the "
+                                       "grant reports persons per household case: relocation_grant_persons).",
 }
 
 COMPARE_COLUMNS = ["target_id", "quantity", "period", "observed", "model", "unit", "error",
@@ -246,20 +245,18 @@ def _visiting_by_home(model: RelationModel, step: int) -> tuple[np.ndarray, np.n
 
 # --- the comparison --------------------------------------------------------------------------------
 def tokyo_area_net_inmigration(model: RelationModel, year: int) -> dict[str, Any] | None:
-    """Net adult in-migration to 東京圏 over calendar `year`: Δ adults − new adults + deaths."""
+    """Net adult in-migration to 東京圏 over calendar `year` (`RelationModel.net_migration`): Δ adults −
+    new adults + deaths, split into general moves and the ladder's; None unless the run covers the year."""
     span = calendar_year_steps(model, year)
     if span is None:
         return None
     s0, s1 = span
-    pop = model.population()
-    pop = pop[pop["region"].isin(TOKYO_AREA)].groupby("step")["adults"].sum()
-    fl = model.flows()
-    fl = fl[fl["region"].isin(TOKYO_AREA) & (fl["step"] > s0) & (fl["step"] <= s1)]
-    by_flow = fl.groupby("flow", observed=True)["people"].sum()
-    new_adults = float(by_flow.get(Flow.NEW_ADULT.name, 0.0))
-    deaths = float(by_flow.get(Flow.DEATH.name, 0.0))
-    delta = float(pop.loc[s1] - pop.loc[s0])
-    return {"value": delta - new_adults + deaths, "delta": delta, "new_adults": new_adults, "deaths": deaths,
+    frame = model.net_migration()
+    row = frame[(frame["year"] == year) & (frame["area"] == "東京圏") & frame["complete"]]
+    if row.empty:
+        return None
+    r = row.iloc[0]
+    return {"value": float(r["net"]), "general": float(r["general"]), "relationship": float(r["relationship"]),
             "from": model.dates[s0], "to": model.dates[s1]}
 
 
@@ -362,8 +359,8 @@ def compare(model: RelationModel | TargetRun, targets: pd.DataFrame | None = Non
         if net is None:
             continue
         rows.append(_row(by_id.loc[tid], net["value"],
-                         f"calendar {year} ({_d(net['from'])}→{_d(net['to'])}), codes 11-14: Δadults "
-                         f"{net['delta']:+,.0f} − new adults {net['new_adults']:,.0f} + deaths {net['deaths']:,.0f}; "
+                         f"calendar {year} ({_d(net['from'])}→{_d(net['to'])}), codes 11-14: general moves "
+                         f"{net['general']:+,.0f}, relationship ladder {net['relationship']:+,.0f}; "
                          "model counts adults 18+ only, target is all ages"))
 
     # urban → rural migrants (an upper bound in the source)
@@ -454,7 +451,7 @@ def diagnostics(model: RelationModel) -> pd.DataFrame:
     years = (model.dates[last] - model.dates[0]).days / 365.2425
     flows = flow_cube[1: last + 1].sum(axis=(0, 1))
     first_year = flow_cube[1: min(last, 12) + 1].sum(axis=(0, 1)) * (12 / max(min(last, 12), 1))
-    for f in (Flow.DEATH, Flow.NEW_ADULT, Flow.SETTLE, Flow.YOUTH_OUTFLOW):
+    for f in (Flow.DEATH, Flow.NEW_ADULT, Flow.SETTLE, Flow.MIGRATE):
         rows.append((f"{f.name.lower()} per year (first 12 steps / whole run)", first_year[f], flows[f] / years))
     df = pd.DataFrame(rows, columns=["quantity", "start", "end"])
     return df.set_index("quantity")

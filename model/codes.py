@@ -1,4 +1,5 @@
-"""Codes shared by the kernel and the Python side (符号): random-stream decisions, person flags, cost classes.
+"""Codes shared by the kernel and the Python side (符号): random-stream decisions, person flags, kinds of
+general move, cost classes.
 
 This module imports nothing heavy (no Numba), so the scenario schema and the levers can use it.
 The kernel reads these values as compile-time constants; `model.kernel.check_compiled_codes()`
@@ -25,8 +26,8 @@ class Decision(IntEnum):
     TARGET = 1           # choice of target region on a first visit
     ENGAGE = 2           # 関わりしろ rationing and the engagement type
     HOUSING = 3          # housing rationing for DUAL and SETTLE
-    OUTFLOW = 4          # destination of youth outflow
     ENROL = 5            # enrolment in a programme (u1) and the host region of a first contact (u2)
+    MIGRATE = 6          # kind (u1) and destination (u2) of a general move (一般移動)
     COUNT = 32           # agents per (region, age band) at the start (stochastic rounding)
     AGE = 33             # age within the band; new adults' age within the step
     INCOME = 34          # income (log-normal)
@@ -37,6 +38,7 @@ class Decision(IntEnum):
     INITIAL_TARGET = 39  # initial target region
     TYPE = 40            # initial engagement type
     TENURE = 41          # initial time in stage
+    VISIT_LEVEL = 42     # the person's visit-intensity level (a quantile, drawn once)
     NEW_COUNT = 48       # new adults per region and step (stochastic rounding)
     ADOPTION = 56        # municipal adoption of 関係人口 programmes
 
@@ -48,6 +50,35 @@ class PersonFlag(IntFlag):
     TELEWORK = 2   # テレワーク capable
     ENROLLED = 4   # taking part in a programme now (its `programme`, since `enrolled_at`)
 
+
+VISIT_LEVELS = 256  # quantile levels of the visit-intensity distribution (a person's uint8 `visit_level`)
+
+
+class MoveKind(IntEnum):
+    """Kinds of general move; the kernel's flows JOB_MOVE… and JOB_ARRIVAL… follow this order.
+
+    JOB     転職・転勤など (job moves, gravity among all regions)
+    METRO   大都市圏への移動 (young adults from rural regions to the metros)
+    RETIRE  退職移動 (moves around retirement age)
+    RETURN  Uターン (back to the birth region)
+    """
+
+    JOB = 0
+    METRO = 1
+    RETIRE = 2
+    RETURN = 3
+
+    @property
+    def ja(self) -> str:
+        """The Japanese name used in tables and charts."""
+        return _KIND_JA[self]
+
+
+_KIND_JA = {MoveKind.JOB: "転職・転勤等", MoveKind.METRO: "大都市圏への移動", MoveKind.RETIRE: "退職移動",
+            MoveKind.RETURN: "Uターン"}
+
+
+N_GRAVITY_KINDS = 3  # JOB, METRO, RETIRE draw a destination from a table; RETURN goes to the birth region
 
 MAX_PROGRAMMES = 8  # programme slots a scenario may use (the kernel's eligibility masks are 8 bits)
 

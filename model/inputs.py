@@ -21,8 +21,9 @@ from model.kernel import ProgrammeInputs, RegionInputs, RunTables, Scalars
 from model.levers.base import LeverEffects
 from model.levers.programmes import ProgrammeRow
 from model.parameters import ScenarioConfig
-from model.population import visit_rate_table
-from model.regions import Gravity, RegionTable, Travel, cumulative, youth_outflow_destinations
+from model.population import visit_days_table, visit_rate_table
+from model.migration import MigrationTables, destinations
+from model.regions import Gravity, RegionTable, Travel, cumulative
 from model.stages import N_STAGES, N_TRANSITIONS, N_TYPES, EngagementType, Stage, Transition
 from model.units import Scale
 
@@ -45,7 +46,7 @@ def run_tables(cfg: ScenarioConfig) -> RunTables:
     tm[EngagementType.DIRECT_CONTRIBUTION, Transition.DEEPEN] = 0.0  # the deepest type
     return RunTables(
         mortality=mortality_table(cfg.demography),
-        visit_rate=visit_rate_table(cfg),
+        visit_days=visit_days_table(cfg),
         type_mult=tm,
         type_weights=np.array((0.0, *cfg.types.weights)),
         deepen_next=np.array([DEEPEN_NEXT[k] for k in EngagementType], dtype=np.int8),
@@ -61,19 +62,36 @@ def run_scalars(cfg: ScenarioConfig, key: np.uint64) -> Scalars:
         tie_gain=cfg.ties.gain_per_visit_day, kappa_engage=cfg.ties.kappa_engage,
         kappa_lapse=cfg.ties.kappa_lapse, work_mult_capable=cfg.types.work_mult_capable,
         work_mult_other=cfg.types.work_mult_other, dual_settle_factor=cfg.rates.dual_settle_factor,
-        leave_window_steps=int(round(cfg.rates.leave_window_years * cfg.run.steps_per_year)),
-        youth_max_age=cfg.rates.youth_outflow_max_age,
+        leave_floor_ratio=cfg.rates.leave_floor / cfg.rates.leave if cfg.rates.leave > 0 else 1.0,
+        leave_decay_steps=cfg.rates.leave_decay_years * cfg.run.steps_per_year,
+        leave_return_share=cfg.rates.leave_return_share,
     )
 
 
-def programme_inputs(rows: list[ProgrammeRow], gravity: Gravity, n_regions: int, steps_per_year: int
-                     ) -> ProgrammeInputs:
+def programme_inputs(rows: list[ProgrammeRow], gravity: Gravity, n_regions: int, steps_per_year: int,
+                     engage_cost_per_10k_yen: float = 0.0, lapse_cost_per_10k_yen: float = 0.0) -> ProgrammeInputs:
     """The kernel's programme table from the programmes' fixed rows (enrolment chances start at 0).
 
     A first contact's host is drawn from the no-lever gravity row of their home (class 0) restricted
-    to the programme's hosts; a home with no host to reach gets no first contacts.
+    to the programme's hosts; a home with no host to reach gets no first contacts. A row's travel
+    relief (yen of each round trip the programme pays) becomes its participants' cost-factor
+    multipliers, exp(+engage coefficient · relief) on ENGAGE and exp(−lapse coefficient · relief) on
+    the lapses (the kernel's cost factors, `RegionInputs.cost_engage`/`cost_lapse`, of the cost they
+    no longer pay), and its yearly cap per participant becomes visit-days: cap ÷ (relief ÷ days per trip).
     """
     p, r = len(rows), n_regions
+    cost_mult = np.ones((p, 2, r, r), dtype=np.float32)
+    cap_days = np.full((p, r, r), np.inf, dtype=np.float32)
+    for q, row in enumerate(rows):
+        if row.relief_yen is not None:
+            relief = row.relief_yen / 1e4
+            cost_mult[q, 0] = np.exp(engage_cost_per_10k_yen * relief)
+            cost_mult[q, 1] = np.exp(-lapse_cost_per_10k_yen * relief)
+        value = row.cap_value_yen if row.cap_value_yen is not None else row.relief_yen
+        if value is not None:
+            per_day = value / row.days_per_trip
+            with np.errstate(divide="ignore"):
+                cap_days[q] = np.where(per_day > 0, row.cap_yen_per_year / per_day, np.inf)
     open_ = np.zeros((r, N_STAGES), dtype=np.uint8)
     host = np.zeros((p, r), dtype=np.uint8)
     host_cum = np.zeros((p, r, r))
@@ -98,7 +116,20 @@ def programme_inputs(rows: list[ProgrammeRow], gravity: Gravity, n_regions: int,
                           dtype=np.int64),
         mult=np.array([row.mult for row in rows], dtype=float).reshape(p, N_TRANSITIONS),
         visit_rate=np.array([row.visit_days_per_year for row in rows], dtype=float),
+        classes=np.array([row.classes for row in rows], dtype=np.uint8).reshape(p, N_CLASSES),
+        cost_mult=cost_mult, cap_days=cap_days,
     )
+
+
+def class_visit_days(visit_rate: np.ndarray) -> np.ndarray:
+    """(classes,) expected visit-days a year of a person of each cost class (VISITOR if untyped), from
+    the (stages, types) visit-rate table."""
+    days = np.zeros(N_CLASSES)
+    for k in EngagementType:
+        stage = Stage.ENGAGED if k else Stage.VISITOR
+        for sidejob in (False, True):
+            days[cost_class(k, sidejob)] = visit_rate[stage, k]
+    return days
 
 
 class KernelInputs:
@@ -119,15 +150,19 @@ class KernelInputs:
         self.travel = travel
         self.scale = scale
         self.tables = run_tables(config)
+        #: (stages, types) mean visit-days a year over people (the levels' mean is exactly 1)
+        self.mean_visit_days = visit_rate_table(config)
         self.scalars = run_scalars(config, key)
         r = config.rates
-        self.base_rate = np.array([getattr(r, t.name.lower()) for t in Transition], dtype=float)
+        # general migration's rates are by kind in [migration]; its column holds the levers' multiplier only
+        self.base_rate = np.array([1.0 if t == Transition.MIGRATE else getattr(r, t.name.lower())
+                                   for t in Transition], dtype=float)
         rows = programmes or []
         neutral = LeverEffects.neutral(table.n, len(rows))
         #: the gravity tables without levers (population synthesis draws initial targets from them)
         self.gravity = Gravity.build(table, travel, config.regions, config.choice, neutral.cost_share)
-        self._outflow_cum = youth_outflow_destinations(table, travel, config.choice)
-        self._is_rural = (~table.is_metro).astype(np.uint8)
+        self.migration = MigrationTables(table, config, destinations(table, travel, config))
+        self.year = int(config.run.start[:4])   # calendar year of the period effect in force
         adults = table.adults
         cap = config.capacity
         self.kakawarishiro_month = cap.kakawarishiro_per_1000_adults_month * adults / 1000
@@ -135,7 +170,8 @@ class KernelInputs:
             self.housing_year = table.vacant_houses * cap.housing_share_of_vacant_per_year
         else:
             self.housing_year = cap.housing_per_1000_adults_year * adults / 1000
-        self.programmes = programme_inputs(rows, self.gravity, table.n, config.run.steps_per_year)
+        self.programmes = programme_inputs(rows, self.gravity, table.n, config.run.steps_per_year,
+                                           config.choice.engage_cost_per_10k_yen, config.choice.lapse_cost_per_10k_yen)
         self.effects = neutral
         self._folded_gravity = self.gravity
         self.capacity = np.zeros((table.n, 2))   # (R, engage / housing) simulated persons per step
@@ -143,12 +179,7 @@ class KernelInputs:
 
     def visit_days_per_class(self) -> np.ndarray:
         """(classes,) expected visit-days a year of a person of each cost class (VISITOR if untyped)."""
-        days = np.zeros(N_CLASSES)
-        for k in EngagementType:
-            stage = Stage.ENGAGED if k else Stage.VISITOR
-            for sidejob in (False, True):
-                days[cost_class(k, sidejob)] = self.tables.visit_rate[stage, k]
-        return days
+        return class_visit_days(self.mean_visit_days)
 
     def fold(self, effects: LeverEffects) -> None:
         """Rebuild the per-region inputs and capacities for the levers' `effects` (the gravity tables
@@ -179,12 +210,23 @@ class KernelInputs:
             cost_lapse=np.exp(choice.lapse_cost_per_10k_yen * cost).astype(np.float32),
             choice_cum=gravity.choice_cum,
             choice_p=gravity.choice_p,
-            outflow_cum=self._outflow_cum,
-            is_rural=self._is_rural,
+            **self._migration_inputs(effects),
             ration=np.ones((self.table.n, 2)),
             type_bias=effects.type_bias,
             settle_pair=effects.settle_pair,
         )
+
+    def _migration_inputs(self, effects: LeverEffects) -> dict[str, np.ndarray]:
+        kind, hazard = self.migration.build(self.year, effects.rate_mult[:, Transition.MIGRATE])
+        return {"migrate_hazard": hazard, "migrate_kind": kind, "migrate_cum": self.migration.cum}
+
+    def set_calendar_year(self, year: int) -> None:
+        """Put the period effect of calendar `year` (時代効果, `migration.period`) in force; the tables are
+        rebuilt only when the year changes."""
+        if year == self.year:
+            return
+        self.year = year
+        self.region = self.region._replace(**self._migration_inputs(self.effects))
 
     def ration(self, demand: np.ndarray, eligible: np.ndarray) -> None:
         """Set this step's acceptance probabilities (engage, housing) from last step's `demand`, and
@@ -196,5 +238,8 @@ class KernelInputs:
         if eligible.shape[0] == 0:
             return
         places = self.scale.agents(self.effects.programme_places * self.scalars.dt)    # (P, R) this step
-        chance = np.divide(places, eligible, out=np.zeros_like(places), where=eligible > 0)
+        chance = np.minimum(np.divide(places, eligible, out=np.zeros_like(places), where=eligible > 0), 1.0)
+        take_up = self.effects.programme_take_up    # (P, R) yearly hazard: schemes without places
+        if take_up.any():
+            chance = 1.0 - (1.0 - chance) * np.exp(-take_up * self.scalars.dt)
         np.minimum(chance, 1.0, out=self.programmes.enrol)

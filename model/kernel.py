@@ -28,36 +28,40 @@ import numba
 import numpy as np
 from numba import get_thread_id, njit, prange
 
-from model.codes import N_CLASSES, Decision, PersonFlag
+from model.codes import N_CLASSES, N_GRAVITY_KINDS, Decision, MoveKind, PersonFlag
 from model.stages import N_FLOWS, N_STAGES, N_TYPES, Flow, Stage
 
 # --- codes, from the registries (frozen into the compiled kernel) ------------------------------
 NONE, VISITOR, ENGAGED, DUAL, SETTLED, DEAD = (int(s) for s in Stage)
 T_VISIT, T_ENGAGE, T_LAPSE_VISITOR, T_DEEPEN = int(Flow.VISIT), int(Flow.ENGAGE), int(Flow.LAPSE_VISITOR), int(Flow.DEEPEN)
 T_DUAL, T_SETTLE, T_LAPSE_ENGAGED, T_LAPSE_DUAL = int(Flow.DUAL), int(Flow.SETTLE), int(Flow.LAPSE_ENGAGED), int(Flow.LAPSE_DUAL)
-T_LEAVE, T_YOUTH_OUTFLOW = int(Flow.LEAVE), int(Flow.YOUTH_OUTFLOW)
-F_YOUTH_INFLOW, F_LEAVE_ARRIVAL, F_DEATH = int(Flow.YOUTH_INFLOW), int(Flow.LEAVE_ARRIVAL), int(Flow.DEATH)
+T_LEAVE, T_MIGRATE = int(Flow.LEAVE), int(Flow.MIGRATE)
+F_MIGRATE_ARRIVAL, F_LEAVE_ARRIVAL, F_DEATH = int(Flow.MIGRATE_ARRIVAL), int(Flow.LEAVE_ARRIVAL), int(Flow.DEATH)
+F_KIND_MOVE, F_KIND_ARRIVAL = int(Flow.JOB_MOVE), int(Flow.JOB_ARRIVAL)  # + MoveKind: the kind's flows
+F_MIGRATE_INTO_TARGET = int(Flow.MIGRATE_INTO_TARGET)
+MOVE_JOB, MOVE_RETURN = int(MoveKind.JOB), int(MoveKind.RETURN)
 F_NEW_ADULT, F_ENGAGE_REJECTED, F_HOUSING_REJECTED = int(Flow.NEW_ADULT), int(Flow.ENGAGE_REJECTED), int(Flow.HOUSING_REJECTED)
 FLAG_SIDEJOB, FLAG_TELEWORK, FLAG_ENROLLED = int(PersonFlag.SIDEJOB), int(PersonFlag.TELEWORK), int(PersonFlag.ENROLLED)
 D_MAIN, D_TARGET, D_ENGAGE = int(Decision.MAIN), int(Decision.TARGET), int(Decision.ENGAGE)
-D_HOUSING, D_OUTFLOW, D_ENROL = int(Decision.HOUSING), int(Decision.OUTFLOW), int(Decision.ENROL)
+D_HOUSING, D_MIGRATE, D_ENROL = int(Decision.HOUSING), int(Decision.MIGRATE), int(Decision.ENROL)
 NO_EVENT = -1        # an event is the code of the flow it makes: a transition (T_*) or F_DEATH
 WORK_TYPE = 3        # EngagementType.WORK: the type whose weight the side-job multipliers scale
 MAX_AGE = 120
 MAX_STEPS_IN_STAGE = 32767
 NCHUNK = 32  # fixed work decomposition: results do not depend on the thread count
 RATION_ENGAGE, RATION_HOUSING = 0, 1  # columns of RegionInputs.ration and Tallies.demand
-N_ZONES = 5          # death and the four hazard slots of `choose_event`
+N_ZONES = 6          # death, a general move and the four hazard slots of `choose_event`
 ZONE = 1.0 / N_ZONES
 
 
 @njit(cache=True)
 def _compiled_codes():
     return (NONE, VISITOR, ENGAGED, DUAL, SETTLED, DEAD, T_VISIT, T_ENGAGE, T_LAPSE_VISITOR, T_DEEPEN, T_DUAL,
-            T_SETTLE, T_LAPSE_ENGAGED, T_LAPSE_DUAL, T_LEAVE, T_YOUTH_OUTFLOW, F_YOUTH_INFLOW, F_LEAVE_ARRIVAL,
+            T_SETTLE, T_LAPSE_ENGAGED, T_LAPSE_DUAL, T_LEAVE, T_MIGRATE, F_MIGRATE_ARRIVAL, F_LEAVE_ARRIVAL,
             F_DEATH, F_NEW_ADULT, F_ENGAGE_REJECTED, F_HOUSING_REJECTED, FLAG_SIDEJOB, FLAG_TELEWORK, D_MAIN,
-            D_TARGET, D_ENGAGE, D_HOUSING, D_OUTFLOW, N_CLASSES, N_STAGES, N_TYPES, N_FLOWS, WORK_TYPE,
-            FLAG_ENROLLED, D_ENROL)
+            D_TARGET, D_ENGAGE, D_HOUSING, D_MIGRATE, N_CLASSES, N_STAGES, N_TYPES, N_FLOWS, WORK_TYPE,
+            FLAG_ENROLLED, D_ENROL, F_KIND_MOVE, F_KIND_ARRIVAL, F_MIGRATE_INTO_TARGET, MOVE_RETURN,
+            N_GRAVITY_KINDS)
 
 
 def compiled_values() -> tuple[int, ...]:
@@ -96,9 +100,10 @@ class PersonArrays(NamedTuple):
     visit_days: np.ndarray       # uint16 visit-days this fiscal year
     steps_in_stage: np.ndarray   # int16 steps since the last change of stage
     engage_factor: np.ndarray    # float32 person factor of VISIT, ENGAGE, DEEPEN
-    mobility_factor: np.ndarray  # float32 person factor of DUAL, SETTLE, YOUTH_OUTFLOW
+    mobility_factor: np.ndarray  # float32 person factor of DUAL and SETTLE
     programme: np.ndarray        # int8 programme of the person's (only) enrolment, -1 never enrolled
     enrolled_at: np.ndarray      # int32 step index of that enrolment (the cohort)
+    visit_level: np.ndarray      # uint8 quantile level of the person's visit intensity (0..VISIT_LEVELS-1)
 
 
 class RegionInputs(NamedTuple):
@@ -110,8 +115,10 @@ class RegionInputs(NamedTuple):
     cost_lapse: np.ndarray    # (classes, R, R) float32 lapse factor of the travel cost paid
     choice_cum: np.ndarray    # (classes, R, R) cumulative gravity rows for the target choice
     choice_p: np.ndarray      # (classes, R, R) gravity choice probabilities (ゆかり mixture)
-    outflow_cum: np.ndarray   # (R, R) cumulative destinations of youth outflow
-    is_rural: np.ndarray      # (R,) uint8
+    migrate_hazard: np.ndarray  # (R, 2, ages) general migration per year by home and age: [·, 0] every
+                                #   resident, [·, 1] added if living outside the birth region (return moves)
+    migrate_kind: np.ndarray    # (R, gravity kinds, ages) the part of [·, 0] of each kind (the kind draw)
+    migrate_cum: np.ndarray     # (gravity kinds, R, R) cumulative destination rows of JOB, METRO, RETIRE
     ration: np.ndarray        # (R, 2) acceptance probability for engaging and for housing
     type_bias: np.ndarray     # (R, types) engagement-type weight multipliers of the target region
     settle_pair: np.ndarray   # (R home, R target) SETTLE multiplier (origin-specific grants)
@@ -137,13 +144,17 @@ class ProgrammeInputs(NamedTuple):
     duration: np.ndarray      # (P,) int64 steps a participant takes part
     mult: np.ndarray          # (P, transitions) hazard multipliers of participants
     visit_rate: np.ndarray    # (P,) extra visit-days per year while taking part
+    classes: np.ndarray       # (P, classes) uint8: 1 if people of that cost class may enrol
+    cost_mult: np.ndarray     # (P, 2, R home, R target) float32 participants' ENGAGE / lapse cost-factor
+                              # multipliers (travel cost a programme pays for them; 1 = none)
+    cap_days: np.ndarray      # (P, R home, R target) visit-days a fiscal year counted in `participant_days`
 
 
 class RunTables(NamedTuple):
     """Tables fixed for the run."""
 
     mortality: np.ndarray     # (MAX_AGE + 1,) yearly death hazard by whole year of age
-    visit_rate: np.ndarray    # (stages, types) expected visit-days per year
+    visit_days: np.ndarray    # (stages, types, VISIT_LEVELS) visit-days per year by stage, type and intensity level
     type_mult: np.ndarray     # (types, transitions) hazard multipliers by engagement type
     type_weights: np.ndarray  # (types,) entry mix of engagement types (index 0 unused)
     deepen_next: np.ndarray   # (types,) int8 type after deepening
@@ -162,8 +173,9 @@ class Scalars(NamedTuple):
     work_mult_capable: float   # 就労 weight × this for side-job or telework capable people
     work_mult_other: float     # 就労 weight × this for others
     dual_settle_factor: float  # DUAL → SETTLED relative to ENGAGED → SETTLED
-    leave_window_steps: int    # steps after settling during which leaving is possible
-    youth_max_age: float       # no youth outflow from this age on
+    leave_floor_ratio: float   # φ: LEAVE × (φ + (1 − φ)·e^(−steps since settling / τ))
+    leave_decay_steps: float   # τ in steps
+    leave_return_share: float  # share of leavers who go back to their region of origin
 
 
 class Tallies(NamedTuple):
@@ -182,17 +194,22 @@ class Tallies(NamedTuple):
     eligible: np.ndarray       # (P, R) people eligible for each programme by host region (next step's rationing)
     entries: np.ndarray        # (P, R) enrolments of the step by host region
     participants: np.ndarray   # (P, R) people taking part at the end of the step, by host region
+    settler_exits: np.ndarray  # (2, cohorts) settlers who left (0) or died (1) in the step, by the step they settled
+    participant_days: np.ndarray  # (P, R home, R target) participants' visit-days of the step, within cap_days
     chunk_by_target: np.ndarray   # (NCHUNK, R, stages, types) scratch: changes of by_target
     chunk_by_home: np.ndarray     # (NCHUNK, R, stages) scratch: changes of by_home
     chunk_flows: np.ndarray       # (NCHUNK, R, flows) scratch
     chunk_demand: np.ndarray      # (NCHUNK, R, 2) scratch
     chunk_programmes: np.ndarray  # (NCHUNK, 3, P, R) scratch: eligible, entries, participants
+    chunk_settler_exits: np.ndarray  # (NCHUNK, 2, cohorts) scratch
+    chunk_participant_days: np.ndarray  # (NCHUNK, P, R, R) scratch: participants' visit-days
     thread_pairs: np.ndarray      # (threads, classes, R, R) int32 scratch
 
     @classmethod
-    def zeros(cls, n_regions: int, n_programmes: int = 0) -> "Tallies":
+    def zeros(cls, n_regions: int, n_programmes: int = 0, n_cohorts: int = 1) -> "Tallies":
         """Empty tallies for `n_regions` regions and `n_programmes` programmes, with a visit-pair
-        slot for every Numba thread."""
+        slot for every Numba thread; settlers' exits are kept by settling step 0..n_cohorts-1 (a
+        run's steps; earlier or later steps are counted in the first or last)."""
         r, q = n_regions, n_programmes
         return cls(
             by_target=np.zeros((r, N_STAGES, N_TYPES), dtype=np.int64),
@@ -203,11 +220,15 @@ class Tallies(NamedTuple):
             eligible=np.zeros((q, r), dtype=np.int64),
             entries=np.zeros((q, r), dtype=np.int64),
             participants=np.zeros((q, r), dtype=np.int64),
+            settler_exits=np.zeros((2, n_cohorts), dtype=np.int64),
+            participant_days=np.zeros((q, r, r)),
             chunk_by_target=np.zeros((NCHUNK, r, N_STAGES, N_TYPES), dtype=np.int64),
             chunk_by_home=np.zeros((NCHUNK, r, N_STAGES), dtype=np.int64),
             chunk_flows=np.zeros((NCHUNK, r, N_FLOWS), dtype=np.int64),
             chunk_demand=np.zeros((NCHUNK, r, 2)),
             chunk_programmes=np.zeros((NCHUNK, 3, q, r), dtype=np.int64),
+            chunk_settler_exits=np.zeros((NCHUNK, 2, n_cohorts), dtype=np.int64),
+            chunk_participant_days=np.zeros((NCHUNK, q, r, r)),
             thread_pairs=np.zeros((numba.config.NUMBA_NUM_THREADS, N_CLASSES, r, r), dtype=np.int32),
         )
 
@@ -336,10 +357,8 @@ def stage_hazards(s, i, h, t, k, cls, a, tie_i, q, people, inputs, programmes, t
     e0, e1, e2, e3 = NO_EVENT, NO_EVENT, NO_EVENT, NO_EVENT
     l0, l1, l2, l3 = 0.0, 0.0, 0.0, 0.0
     if s == NONE:
-        e0, e1 = T_VISIT, T_YOUTH_OUTFLOW
+        e0 = T_VISIT
         l0 = rate[h, T_VISIT] * people.engage_factor[i] * inputs.access[cls, h]
-        if inputs.is_rural[h] != 0 and people.birth[i] == h and a < scalars.youth_max_age:
-            l1 = rate[h, T_YOUTH_OUTFLOW] * people.mobility_factor[i]
     elif s == VISITOR:
         e0, e1 = T_ENGAGE, T_LAPSE_VISITOR
         l0 = (rate[t, T_ENGAGE] * people.engage_factor[i] * (1.0 + scalars.kappa_engage * tie_i)
@@ -350,18 +369,21 @@ def stage_hazards(s, i, h, t, k, cls, a, tie_i, q, people, inputs, programmes, t
         mob = people.mobility_factor[i]
         e0, e1, e2, e3 = T_DEEPEN, T_DUAL, T_SETTLE, T_LAPSE_ENGAGED
         l0 = rate[t, T_DEEPEN] * people.engage_factor[i] * tm[k, T_DEEPEN]
-        l1 = rate[t, T_DUAL] * mob * tm[k, T_DUAL]
-        l2 = rate[t, T_SETTLE] * mob * inputs.settle_pair[h, t] * tm[k, T_SETTLE]
+        if t != h:  # a tie inside one's own prefecture leads to no move between prefectures
+            l1 = rate[t, T_DUAL] * mob * tm[k, T_DUAL]
+            l2 = rate[t, T_SETTLE] * mob * inputs.settle_pair[h, t] * tm[k, T_SETTLE]
         l3 = (rate[t, T_LAPSE_ENGAGED] * tm[k, T_LAPSE_ENGAGED]
               * inputs.cost_lapse[cls, h, t] / (1.0 + scalars.kappa_lapse * tie_i))
     elif s == DUAL:
         e0, e1 = T_SETTLE, T_LAPSE_DUAL
-        l0 = (rate[t, T_SETTLE] * people.mobility_factor[i] * inputs.settle_pair[h, t]
-              * tables.type_mult[k, T_SETTLE] * scalars.dual_settle_factor)
+        if t != h:
+            l0 = (rate[t, T_SETTLE] * people.mobility_factor[i] * inputs.settle_pair[h, t]
+                  * tables.type_mult[k, T_SETTLE] * scalars.dual_settle_factor)
         l1 = rate[t, T_LAPSE_DUAL] * inputs.cost_lapse[cls, h, t] / (1.0 + scalars.kappa_lapse * tie_i)
-    elif people.steps_in_stage[i] < scalars.leave_window_steps:  # SETTLED, still within the window
+    else:  # SETTLED: the leave hazard declines with time since settling toward a floor, never to 0 at a cliff
         e0 = T_LEAVE
-        l0 = rate[h, T_LEAVE]
+        phi = scalars.leave_floor_ratio
+        l0 = rate[h, T_LEAVE] * (phi + (1.0 - phi) * np.exp(-people.steps_in_stage[i] / scalars.leave_decay_steps))
     if q >= 0:
         mult = programmes.mult
         if e0 != NO_EVENT:
@@ -372,36 +394,66 @@ def stage_hazards(s, i, h, t, k, cls, a, tie_i, q, people, inputs, programmes, t
             l2 *= mult[q, e2]
         if e3 != NO_EVENT:
             l3 *= mult[q, e3]
+        if s >= VISITOR and s <= DUAL:  # travel cost the programme pays for its participants
+            if s == VISITOR:
+                l0 *= programmes.cost_mult[q, 0, h, t]
+                l1 *= programmes.cost_mult[q, 1, h, t]
+            elif s == ENGAGED:
+                l3 *= programmes.cost_mult[q, 1, h, t]
+            else:
+                l1 *= programmes.cost_mult[q, 1, h, t]
     return e0, l0, e1, l1, e2, l2, e3, l3
 
 
 @njit(cache=True, inline="always")
-def choose_event(u, dt, mu, e0, l0, e1, l1, e2, l2, e3, l3):
-    """Competing risks over one step: with total hazard Λ an event happens with probability
-    1 − exp(−Λ·dt), and it is death (hazard μ) or slot j with probability λ_j/Λ. Returns NO_EVENT,
-    F_DEATH or the slot's event.
+def migration_hazard(s, i, h, a, q, people, inputs, programmes):
+    """General migration (一般移動) per year of person i (stage s, home h, age a, programme q).
 
-    Death and the four slots each own a fixed fifth of [0, 1) (`ZONE`): the outcome is j if u falls
-    in [j·ZONE, j·ZONE + p_j), p_j = (1 − e^(−Λ·dt))·λ_j/Λ. A change in one hazard then moves only
-    the edge of its own zone (and shrinks the others a little), so paired runs that differ in one
-    hazard keep the same people in every other outcome (common random numbers). If Λ·dt exceeds a
-    zone (Λ > 2.4 a year with monthly steps), the outcomes are stacked contiguously instead (u <
-    p_any, then by λ_j/Λ). The exponential is only evaluated when u lies within λ_j·dt of its
-    zone's start (p_j ≤ λ_j·dt ≤ Λ·dt).
+    Residents without a second home move: NONE, VISITOR and ENGAGED (a dual resident's moves are the
+    ladder's; a settler's are LEAVE). λ_mig = H[h, 0, ⌊a⌋] + [birth ≠ h]·H[h, 1, ⌊a⌋], the period effect
+    and levers already in H (`model.migration.MigrationTables`), × a participant's programme multiplier.
     """
-    total = mu + l0 + l1 + l2 + l3
+    if s > ENGAGED:
+        return 0.0
+    x = min(np.int64(a), MAX_AGE)
+    lm = inputs.migrate_hazard[h, 0, x]
+    b = np.int64(people.birth[i])
+    if b >= 0 and b != h:
+        lm += inputs.migrate_hazard[h, 1, x]
+    if q >= 0:
+        lm *= programmes.mult[q, T_MIGRATE]
+    return lm
+
+
+@njit(cache=True, inline="always")
+def choose_event(u, dt, mu, lm, e0, l0, e1, l1, e2, l2, e3, l3):
+    """Competing risks over one step: with total hazard Λ an event happens with probability
+    1 − exp(−Λ·dt), and it is death (hazard μ), a general move (hazard λ_mig) or slot j with
+    probability λ_j/Λ. Returns NO_EVENT, F_DEATH, T_MIGRATE or the slot's event.
+
+    Death, the general move and the four slots each own a fixed sixth of [0, 1) (`ZONE`): the
+    outcome is z if u falls in [z·ZONE, z·ZONE + p_z), p_z = (1 − e^(−Λ·dt))·λ_z/Λ. A change in one
+    hazard then moves only the edge of its own zone (and shrinks the others a little), so paired runs
+    that differ in one hazard keep the same people in every other outcome (common random numbers).
+    If Λ·dt exceeds a zone (Λ > 2 a year with monthly steps), the outcomes are stacked contiguously
+    instead (u < p_any, then by λ/Λ). The exponential is only evaluated when u lies within λ_z·dt
+    of its zone's start (p_z ≤ λ_z·dt ≤ Λ·dt).
+    """
+    total = mu + lm + l0 + l1 + l2 + l3
     if total <= 0.0:
         return NO_EVENT
-    if total * dt <= ZONE:  # then every p_j ≤ λ_j·dt ≤ Λ·dt fits in its zone
+    if total * dt <= ZONE:  # then every p_z ≤ λ_z·dt ≤ Λ·dt fits in its zone
         x = u * N_ZONES
         if x - np.floor(x) >= N_ZONES * (total * dt + 1e-12):  # the common case: no event (p_z ≤ Λ·dt)
             return NO_EVENT
         z = min(np.int64(x), N_ZONES - 1)
         w = u - z * ZONE
-        lz = mu if z == 0 else (l0 if z == 1 else (l1 if z == 2 else (l2 if z == 3 else l3)))
+        lz = mu if z == 0 else (lm if z == 1 else (l0 if z == 2 else (l1 if z == 3 else (l2 if z == 4 else l3))))
         if w >= lz * dt + 1e-12 or lz <= 0.0 or w >= -np.expm1(-total * dt) * lz / total:
             return NO_EVENT
-        return F_DEATH if z == 0 else (e0 if z == 1 else (e1 if z == 2 else (e2 if z == 3 else e3)))
+        if z == 0:
+            return F_DEATH
+        return T_MIGRATE if z == 1 else (e0 if z == 2 else (e1 if z == 3 else (e2 if z == 4 else e3)))
     if u >= total * dt + 1e-12:
         return NO_EVENT
     p_any = 1.0 - np.exp(-total * dt)
@@ -410,6 +462,9 @@ def choose_event(u, dt, mu, e0, l0, e1, l1, e2, l2, e3, l3):
     x = u / p_any * total
     if x < mu:
         return F_DEATH
+    if x < mu + lm:
+        return T_MIGRATE
+    x -= lm
     if x < mu + l0:
         return e0
     if x < mu + l0 + l1:
@@ -425,6 +480,8 @@ def choose_event(u, dt, mu, e0, l0, e1, l1, e2, l2, e3, l3):
         return e1
     if l0 > 0.0:
         return e0
+    if lm > 0.0:
+        return T_MIGRATE
     return F_DEATH
 
 
@@ -439,15 +496,52 @@ def event_share(dt, total):
 
 
 @njit(cache=True, inline="always")
+def migrate(i, c, h, people, inputs, k_migrate, flows):
+    """Kind and destination of a general move of person i from home h; counts its flows; returns the
+    destination. The kind is drawn with probability λ_kind/λ_mig (u1), the destination from the kind's
+    gravity row (u2), or the birth region for a return move (Uターン). Flows go to chunk c."""
+    uk, ud = draw_pair(k_migrate, i)
+    x = min(np.int64(people.age[i]), MAX_AGE)
+    b = np.int64(people.birth[i])
+    back = b >= 0 and b != h
+    total = inputs.migrate_hazard[h, 0, x]
+    if back:
+        total += inputs.migrate_hazard[h, 1, x]
+    y = uk * total
+    kind = np.int64(MOVE_RETURN)
+    acc = 0.0
+    last = np.int64(-1)
+    for j in range(N_GRAVITY_KINDS):
+        w = inputs.migrate_kind[h, j, x]
+        if w > 0.0:
+            last = j
+            acc += w
+            if y < acc:
+                kind = j
+                break
+    if kind == MOVE_RETURN and not back:  # y rounded up to the total: the last kind with a hazard
+        kind = last
+    if kind == MOVE_RETURN:
+        m = b
+    else:
+        m = np.int64(np.searchsorted(inputs.migrate_cum[kind, h], ud, side="right"))
+    flows[c, h, T_MIGRATE] += 1
+    flows[c, m, F_MIGRATE_ARRIVAL] += 1
+    flows[c, h, F_KIND_MOVE + kind] += 1
+    flows[c, m, F_KIND_ARRIVAL + kind] += 1
+    return m
+
+
+@njit(cache=True, inline="always")
 def apply_event(event, i, c, s, h, t, k, cls, tie_i, people, inputs, tables, scalars, keys, tallies):
     """Carry out `event` for person i in chunk c; returns the new (stage, home, target, type, tie).
 
     Draws for the event's own choices come from their decision streams (`keys`: target, engage,
-    housing, outflow). ENGAGE and moves from ENGAGED are rationed by the region's acceptance
+    housing, migrate). ENGAGE and moves from ENGAGED are rationed by the region's acceptance
     probability (the demand they ration is counted in expectation, in `advance_chunk`); a dual
     resident already has a home in the region, so DUAL → SETTLED is not.
     """
-    k_target, k_engage, k_housing, k_outflow = keys
+    k_target, k_engage, k_housing, k_migrate = keys
     flows = tallies.chunk_flows
     ns = s
     if event == F_DEATH:
@@ -460,11 +554,14 @@ def apply_event(event, i, c, s, h, t, k, cls, tie_i, people, inputs, tables, sca
         ns = VISITOR
         tie_i = np.float32(0.0)
         flows[c, t, T_VISIT] += 1
-    elif event == T_YOUTH_OUTFLOW:
-        uo, _ = draw_pair(k_outflow, i)
-        m = np.int64(np.searchsorted(inputs.outflow_cum[h], uo, side="right"))
-        flows[c, h, T_YOUTH_OUTFLOW] += 1
-        flows[c, m, F_YOUTH_INFLOW] += 1
+    elif event == T_MIGRATE:
+        m = migrate(i, c, h, people, inputs, k_migrate, flows)
+        if s != NONE and m == t:  # moved into the region related to: lives there now, no tie to it
+            flows[c, m, F_MIGRATE_INTO_TARGET] += 1
+            ns = NONE
+            t = -1
+            k = 0
+            tie_i = np.float32(0.0)
         h = m
     elif event == T_ENGAGE:
         ur, uk = draw_pair(k_engage, i)
@@ -500,8 +597,12 @@ def apply_event(event, i, c, s, h, t, k, cls, tie_i, people, inputs, tables, sca
             flows[c, t, event] += 1
         else:
             flows[c, t, F_HOUSING_REJECTED] += 1
-    elif event == T_LEAVE:  # a settler leaves, back to the region of origin
+    elif event == T_LEAVE:  # a settler leaves: back to the region of origin, or on by job-move gravity
         o = np.int64(people.origin[i])
+        ur, ud = draw_pair(k_migrate, i)  # a settler makes no general move: its stream is free
+        row = inputs.migrate_cum[MOVE_JOB, h]
+        if ur >= scalars.leave_return_share and row[row.shape[0] - 1] > 0.0:
+            o = np.int64(np.searchsorted(row, ud, side="right"))
         flows[c, h, T_LEAVE] += 1
         flows[c, o, F_LEAVE_ARRIVAL] += 1
         ns = NONE
@@ -517,17 +618,24 @@ def apply_event(event, i, c, s, h, t, k, cls, tie_i, people, inputs, tables, sca
 
 
 @njit(cache=True, inline="always")
-def enrolment(bits, i, s, h, t, a, k_enrol, programmes, counts):
-    """Does person i (stage s, home h, target t, age a) enrol in a programme open to them this step?
+def enrolment(bits, i, s, h, t, a, cls, k_enrol, programmes, counts):
+    """Does person i (stage s, home h, target t, age a, cost class cls) enrol in a programme open to them?
 
-    Each programme whose bit is set in `bits` and whose age range fits counts the person as eligible
-    in a host region (the target, or the home of a settler; for a first contact, a host drawn by
-    gravity among the programme's hosts) and enrols them with its chance there; the first programme
-    that does wins. Returns (q, host) or (-1, t).
+    Each programme whose bit is set in `bits` and whose age range and cost classes fit counts the
+    person as eligible in a host region (the target, or the home of a settler; for a first contact, a
+    host drawn by gravity among the programme's hosts). One uniform decides among them: programme q
+    takes the next interval of length its chance there, so a person eligible for several enrols in
+    each with its own chance (while the chances sum to at most 1), whatever the other programmes'
+    chances. Returns (q, host) or (-1, t).
     """
     ue, uh = draw_pair(k_enrol, i)
+    acc = 0.0
+    chosen = np.int64(-1)
+    chosen_host = t
     for q in range(programmes.age_min.shape[0]):
         if (bits >> q) & 1 == 0 or a < programmes.age_min[q] or a >= programmes.age_max[q]:
+            continue
+        if programmes.classes[q, cls] == 0:
             continue
         if s == NONE:
             host = np.int64(np.searchsorted(programmes.host_cum[q, h], uh, side="right"))
@@ -536,17 +644,21 @@ def enrolment(bits, i, s, h, t, a, k_enrol, programmes, counts):
             if programmes.host[q, host] == 0:
                 continue
         counts[0, q, host] += 1
-        if ue < programmes.enrol[q, host]:
-            counts[1, q, host] += 1
-            return np.int64(q), host
-    return np.int64(-1), t
+        chance = programmes.enrol[q, host]
+        if chosen < 0 and ue < acc + chance:
+            chosen = np.int64(q)
+            chosen_host = host
+        acc += chance
+    if chosen >= 0:
+        counts[1, chosen, chosen_host] += 1
+    return chosen, chosen_host
 
 
 @njit(cache=True, inline="always")
 def enter_programme(q, i, c, s, h, t, k, step, people, programmes, tallies):
     """Enrol person i in programme q hosted by region t: raise their stage to the programme's entry
-    stage (at least VISITOR), give an engagement type on entering 関係人口, count the flows of the
-    stages passed; returns the new (stage, target, type)."""
+    stage (at least VISITOR; at most ENGAGED when t is their own prefecture), give an engagement type
+    on entering 関係人口, count the flows of the stages passed; returns the new (stage, target, type)."""
     people.flags[i] = people.flags[i] | FLAG_ENROLLED
     people.programme[i] = q
     people.enrolled_at[i] = step
@@ -556,6 +668,8 @@ def enter_programme(q, i, c, s, h, t, k, step, people, programmes, tallies):
         ns = VISITOR
         flows[c, t, T_VISIT] += 1
     entry = np.int64(programmes.entry_stage[q])
+    if t == h and entry > ENGAGED:  # hosted in one's own prefecture: no dual residence there
+        entry = ENGAGED
     if s != SETTLED and entry > ns:
         if ns < ENGAGED <= entry:
             flows[c, t, T_ENGAGE] += 1
@@ -580,7 +694,7 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
     n = people.stage.shape[0]
     k_main = stream_key(scalars.key, step, D_MAIN)
     keys = (stream_key(scalars.key, step, D_TARGET), stream_key(scalars.key, step, D_ENGAGE),
-            stream_key(scalars.key, step, D_HOUSING), stream_key(scalars.key, step, D_OUTFLOW))
+            stream_key(scalars.key, step, D_HOUSING), stream_key(scalars.key, step, D_MIGRATE))
     k_enrol = stream_key(scalars.key, step, D_ENROL)
     any_programme = programmes.age_min.shape[0] > 0
     counts = tallies.chunk_programmes[c]
@@ -592,6 +706,7 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
     by_target, by_home = tallies.chunk_by_target[c], tallies.chunk_by_home[c]
     demand = tallies.chunk_demand[c]
     pairs = tallies.thread_pairs[th]
+    exits = tallies.chunk_settler_exits[c]
     for i in range(c * n // NCHUNK, (c + 1) * n // NCHUNK):
         s = np.int64(stage[i])
         if s == DEAD:
@@ -616,14 +731,14 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
         elif any_programme and people.programme[i] < 0:
             bits = programmes.open_[h0, s]
             if bits != 0:
-                q, host = enrolment(bits, i, s, h0, t0, a, k_enrol, programmes, counts)
+                q, host = enrolment(bits, i, s, h0, t0, a, cls, k_enrol, programmes, counts)
                 entered = q >= 0
 
         # visits this step (stochastic rounding of the expected days) and tie strength
         tie0 = people.tie[i]
         tie_i = tie0 * ftie_keep
         if s >= VISITOR and s <= DUAL:
-            rate_days = tables.visit_rate[s, k0]
+            rate_days = tables.visit_days[s, k0, people.visit_level[i]]
             if q >= 0 and not entered:
                 rate_days = rate_days + programmes.visit_rate[q]
             days = np.int64(rate_days * dt + v)
@@ -631,21 +746,28 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
                 tie_i += ftie_gain * np.float32(days)
                 people.visit_days[i] = min(np.int64(people.visit_days[i]) + days, 65535)
                 pairs[cls, h0, t0] += days
+                if q >= 0 and not entered:  # a participant's days within the programme's yearly cap
+                    after = np.float64(people.visit_days[i])
+                    cap = np.float64(programmes.cap_days[q, h0, t0])
+                    counted = min(after, cap) - min(after - days, cap)
+                    if counted > 0.0:
+                        tallies.chunk_participant_days[c, q, h0, t0] += counted
 
         ns, h, t, k = s, h0, t0, k0
         if entered:  # enrolling is the person's event of the step
             ns, t, k = enter_programme(q, i, c, s, h0, host, k0, step, people, programmes, tallies)
         else:
             mu = tables.mortality[min(np.int64(a), MAX_AGE)]
+            lm = migration_hazard(s, i, h0, a, q, people, inputs, programmes)
             e0, l0, e1, l1, e2, l2, e3, l3 = stage_hazards(s, i, h0, t0, k0, cls, a, tie_i, q, people, inputs,
                                                            programmes, tables, scalars)
             if s == VISITOR or s == ENGAGED:  # expected candidates for 関わりしろ (ENGAGE) or housing (DUAL, SETTLE)
-                share = event_share(dt, mu + l0 + l1 + l2 + l3)
+                share = event_share(dt, mu + lm + l0 + l1 + l2 + l3)
                 if s == VISITOR:
                     demand[t0, RATION_ENGAGE] += l0 * share
                 else:
                     demand[t0, RATION_HOUSING] += (l1 + l2) * share
-            event = choose_event(u, dt, mu, e0, l0, e1, l1, e2, l2, e3, l3)
+            event = choose_event(u, dt, mu, lm, e0, l0, e1, l1, e2, l2, e3, l3)
             if event != NO_EVENT:
                 ns, h, t, k, tie_i = apply_event(event, i, c, s, h0, t0, k0, cls, tie_i, people, inputs,
                                                  tables, scalars, keys, tallies)
@@ -655,6 +777,9 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
             else:
                 counts[2, q, h if ns == SETTLED else t] += 1
 
+        if s == SETTLED and ns != SETTLED:  # a settler left or died: count it by the step they settled
+            cohort = min(max(step - 1 - np.int64(people.steps_in_stage[i]), 0), exits.shape[1] - 1)
+            exits[0 if ns == NONE else 1, cohort] += 1
         if ns != s:
             people.steps_in_stage[i] = 0
             stage[i] = ns
@@ -705,6 +830,8 @@ def advance(people: PersonArrays, inputs: RegionInputs, programmes: ProgrammeInp
     tallies.chunk_flows[:] = 0
     tallies.chunk_demand[:] = 0
     tallies.chunk_programmes[:] = 0
+    tallies.chunk_settler_exits[:] = 0
+    tallies.chunk_participant_days[:] = 0
     tallies.thread_pairs[:] = 0
     _advance_chunks(people, inputs, programmes, tables, scalars, step, tallies)
     by_target, by_home, flows, demand, pairs = (tallies.by_target, tallies.by_home, tallies.flows,
@@ -723,10 +850,17 @@ def advance(people: PersonArrays, inputs: RegionInputs, programmes: ProgrammeInp
     eligible[:] = 0
     entries[:] = 0
     participants[:] = 0
+    days = tallies.participant_days
+    days[:] = 0
     for c in range(NCHUNK):
         eligible += tallies.chunk_programmes[c, 0]
         entries += tallies.chunk_programmes[c, 1]
         participants += tallies.chunk_programmes[c, 2]
+        days += tallies.chunk_participant_days[c]
+    settler_exits = tallies.settler_exits
+    settler_exits[:] = 0
+    for c in range(NCHUNK):
+        settler_exits += tallies.chunk_settler_exits[c]
 
 
 @njit(cache=True)
@@ -743,7 +877,8 @@ def count_eligible(people: PersonArrays, closed: ProgrammeInputs, key: np.uint64
         h = np.int64(people.home[i])
         bits = closed.open_[h, s]
         if bits != 0:
-            enrolment(bits, i, s, h, np.int64(people.target[i]), people.age[i], k_enrol, closed, counts)
+            enrolment(bits, i, s, h, np.int64(people.target[i]), people.age[i],
+                      cost_class(np.int64(people.etype[i]), people.flags[i]), k_enrol, closed, counts)
     eligible[:] = counts[0]
 
 

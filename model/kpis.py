@@ -82,25 +82,17 @@ def initial_contact(by_target: np.ndarray, visit_rate: np.ndarray, adults: np.nd
 
 @njit(cache=True)
 def close_year(stage: np.ndarray, target: np.ndarray, steps_in_stage: np.ndarray, visit_days: np.ndarray,
-               band_edges: np.ndarray, steps_per_year: int, n_regions: int) -> tuple[np.ndarray, np.ndarray]:
-    """One pass at a fiscal-year end: people by (stage, visit-day band) over the year, 例2 by region,
-    and the visit-day counters set back to zero.
+               steps_per_year: int, n_regions: int) -> np.ndarray:
+    """One pass at a fiscal-year end: 例2 by region, and the visit-day counters set back to zero.
 
-    A person's band is the last edge ≤ their visit-days (as `np.digitize(days, edges) - 1`). 例2 counts
-    people ENGAGED or DUAL toward a region for at least 12 months (a stage change resets it).
+    例2 counts people ENGAGED or DUAL toward a region for at least 12 months (a stage change resets it).
     """
-    bands = np.zeros((N_STAGES, band_edges.shape[0]), dtype=np.int64)
     continuing = np.zeros(n_regions, dtype=np.int64)
     for i in range(stage.shape[0]):
         s = stage[i]
         if s == DEAD:
             continue
-        days = visit_days[i]
-        b = 0
-        while b + 1 < band_edges.shape[0] and days >= band_edges[b + 1]:
-            b += 1
-        bands[s, b] += 1
         if (s == ENGAGED or s == DUAL) and steps_in_stage[i] >= steps_per_year:
             continuing[target[i]] += 1
         visit_days[i] = 0
-    return bands, continuing
+    return continuing

@@ -8,6 +8,7 @@ assumption (docs/ODD.md lists them all with their sources).
 from __future__ import annotations
 
 import copy
+import math
 import os
 import tomllib
 from functools import lru_cache
@@ -68,6 +69,9 @@ class TravelSettings(_Section):
     fast_speed_kmh: Positive = Field(250.0, description="Speed beyond ground_limit_km (shinkansen, air)")
     base_fare_yen: NonNegative = Field(1000.0, description="Fixed fare each way (assumption)")
     fare_per_km_yen: NonNegative = Field(22.0, description="Fare per route km, about JR fare plus express charge")
+    own_distance_share: float = Field(
+        0.5, gt=0, le=1, description="Great-circle km of a trip inside one's own prefecture = this × the distance "
+                                     "from its capital to the nearest other capital (assumption, 0.3–0.7)")
 
 
 class ChoiceSettings(_Section):
@@ -77,11 +81,20 @@ class ChoiceSettings(_Section):
     time_decay_per_hour: NonNegative = Field(0.25, description="β_time per hour one way (assumption)")
     cost_decay_per_10k_yen: NonNegative = Field(0.15, description="β_cost per ¥10,000 round trip (assumption)")
     yukari_bonus: NonNegative = Field(4.0, description="κ: extra weight (1+κ) of the birth region (ゆかり) (assumption)")
+    own_region_weight: NonNegative = Field(
+        1.0, description="ω_own: gravity weight × this for a tie inside one's own prefecture (another of its "
+                         "municipalities; MLIT counts these); 0 = ties only to other prefectures (assumption, 0–1)")
+    same_metro_area_weight: NonNegative = Field(
+        1.0, description="ω_metro: gravity weight × this between two prefectures of one metro area (東京圏, 大阪圏, "
+                         "名古屋圏); 1 = no extra pull (assumption, 0.5–3)")
     access_exponent: NonNegative = Field(0.5, description="Visit hazard ∝ (home accessibility / mean)^this (assumption)")
     engage_cost_per_10k_yen: NonNegative = Field(0.10, description="ENGAGE hazard × e^(−this·cost/¥10k) (assumption)")
     lapse_cost_per_10k_yen: NonNegative = Field(0.05, description="LAPSE hazards × e^(+this·cost/¥10k) (assumption)")
-    outflow_population_exponent: NonNegative = Field(1.0, description="Youth outflow destination mass exponent (assumption)")
-    outflow_time_decay_per_hour: NonNegative = Field(0.2, description="Youth outflow destination decay per hour (assumption)")
+    outflow_population_exponent: NonNegative = Field(
+        1.0, description="Mass exponent of the rural birth regions (ゆかり) of metro residents at the start "
+                         "(assumption; prior 0.5–1.5)")
+    outflow_time_decay_per_hour: NonNegative = Field(
+        0.2, description="Decay per hour of those birth regions' weight (assumption; prior 0.05–0.5)")
 
 
 class CapacitySettings(_Section):
@@ -107,11 +120,16 @@ class Rates(_Section):
     settle: NonNegative = Field(0.008, description="ENGAGED → SETTLED; DUAL uses it × dual_settle_factor (assumption)")
     lapse_engaged: NonNegative = Field(0.20, description="ENGAGED → VISITOR (assumption)")
     lapse_dual: NonNegative = Field(0.15, description="DUAL → ENGAGED (assumption)")
-    leave: NonNegative = Field(0.06, description="SETTLED → back to origin, within leave_window_years (assumption)")
-    youth_outflow: NonNegative = Field(0.04, description="Rural natives without a relationship → metro, at the age peak (assumption)")
-    youth_outflow_max_age: NonNegative = Field(40.0, description="No youth outflow from this age on (assumption)")
+    leave: NonNegative = Field(0.10, description="SETTLED → leaves the region, hazard just after settling (assumption, 0.05–0.2)")
+    leave_floor: NonNegative = Field(
+        0.01, description="Long-run LEAVE hazard, years after settling; the hazard declines from `leave` toward this "
+                          "and never stops at a cliff (assumption, 0.005–0.03)")
+    leave_decay_years: Positive = Field(
+        3.0, description="τ: LEAVE = floor + (leave − floor)·e^(−years since settling / τ) (assumption, 1–6)")
+    leave_return_share: Share = Field(
+        0.7, description="Share of leavers who go back to their region of origin; the rest move on by the "
+                         "job-move gravity of general migration (assumption, 0.5–0.9)")
     dual_settle_factor: NonNegative = Field(6.0, description="DUAL → SETTLED hazard relative to ENGAGED → SETTLED (assumption)")
-    leave_window_years: NonNegative = Field(5.0, description="Years after settling during which leaving is possible (移住支援金 asks 5)")
 
 
 class TypeSettings(_Section):
@@ -147,14 +165,27 @@ class TieSettings(_Section):
 
 
 class VisitSettings(_Section):
-    """Expected visit-days per year by stage and type (assumption; MLIT reports frequencies, not days)."""
+    """Expected visit-days per year by stage and type, and how much people differ (visit intensity).
+
+    A person's visit-days a year are the mean of their stage and type × their own intensity: a gamma
+    variable with mean 1 and coefficient of variation `cv_*` (shape 1/cv²), drawn once per person as a
+    quantile, so a frequent visitor stays frequent when their type changes. cv = 0: everyone visits at
+    the mean. Means and spreads are assumptions; MLIT 2023 reports about 49 % of visiting 関係人口 at
+    2–7 days a year and about half of 就労型 at 8 days or more (calibration targets).
+    """
 
     visitor: NonNegative = Field(2.0, description="VISITOR (交流人口)")
-    hobby_consumption: NonNegative = Field(5.0, description="ENGAGED 趣味・消費型")
-    participation: NonNegative = Field(8.0, description="ENGAGED 参加・交流型")
-    work: NonNegative = Field(20.0, description="ENGAGED 就労型")
-    direct_contribution: NonNegative = Field(12.0, description="ENGAGED 直接寄与型")
+    hobby_consumption: NonNegative = Field(4.0, description="ENGAGED 趣味・消費型")
+    participation: NonNegative = Field(6.0, description="ENGAGED 参加・交流型")
+    work: NonNegative = Field(15.0, description="ENGAGED 就労型")
+    direct_contribution: NonNegative = Field(8.0, description="ENGAGED 直接寄与型")
     dual: NonNegative = Field(60.0, description="DUAL (二地域居住)")
+    cv_visitor: float = Field(1.0, ge=0, le=5, description="Spread of VISITOR intensity (assumption, 0.5–2)")
+    cv_hobby_consumption: float = Field(0.8, ge=0, le=5, description="Spread, 趣味・消費型 (assumption, 0.5–2)")
+    cv_participation: float = Field(0.8, ge=0, le=5, description="Spread, 参加・交流型 (assumption, 0.5–2)")
+    cv_work: float = Field(1.5, ge=0, le=5, description="Spread, 就労型 (assumption, 0.8–2.5)")
+    cv_direct_contribution: float = Field(1.0, ge=0, le=5, description="Spread, 直接寄与型 (assumption, 0.5–2)")
+    cv_dual: float = Field(0.5, ge=0, le=5, description="Spread, DUAL (assumption, 0.2–1)")
 
 
 class PopulationSettings(_Section):
@@ -193,6 +224,92 @@ class PropensitySettings(_Section):
     rc_constant: NonNegative = Field(0.003, description="Rogers–Castro c")
     children_coefficient: float = Field(-0.2, ge=-10, le=10, description="mobility × exp(this · children) (assumption)")
     telework_coefficient: float = Field(0.7, ge=-10, le=10, description="mobility × exp(this) if telework capable (assumption)")
+
+
+MOVE_KINDS = ("job", "metro", "retire", "return")  # the order of `model.migration.MoveKind`
+
+
+class MigrationSettings(_Section):
+    """General migration (一般的な人口移動): moves of home that are not the relationship ladder.
+
+    Four kinds, each a yearly hazard at the peak of its Rogers–Castro age profile (docs/ODD.md 7.20):
+    job moves (転職・転勤など) among all regions, moves from rural regions to the metros (大都市圏への移動,
+    what used to be youth outflow), retirement moves (退職移動) and return moves (Uターン) to the birth
+    region. None of the rates is pinned by a source: they are assumptions with prior ranges for the
+    calibration issue; with the defaults about 1.3 % of adults move between prefectures a year (1.36 M;
+    measured on the baseline at 1,000 people per agent, 2020–23).
+    """
+
+    job_rate: NonNegative = Field(
+        0.035, description="Job moves per year at the labour-force peak, any region (assumption; prior 0.01–0.08)")
+    metro_rate: NonNegative = Field(
+        0.015, description="Moves per year to a larger region (up the urban hierarchy, 大都市圏への移動) at the "
+                          "labour-force peak (assumption; prior 0.01–0.08)")
+    return_rate: NonNegative = Field(
+        0.02, description="Return (U-turn) moves per year to the birth region of people living elsewhere, at the "
+                          "peak of their profile (assumption; prior 0.005–0.06)")
+    retire_rate: NonNegative = Field(
+        0.006, description="Retirement moves per year at the retirement peak (assumption; prior 0.001–0.02)")
+    return_age_shift_years: float = Field(
+        4.0, ge=0, le=30, description="Return moves follow the labour-force profile this many years later "
+                                      "(after study and first jobs; assumption; prior 0–10)")
+    retire_peak: float = Field(67.0, ge=40, le=100, description="Rogers–Castro μ3 of the retirement component "
+                                                               "(rcbayes mig_calculate_rc example: 67)")
+    retire_rise: Positive = Field(0.6, description="Rogers–Castro λ3 (rcbayes example: 0.6)")
+    retire_decay: Positive = Field(1.0, description="Rogers–Castro α3 (rcbayes example: 1)")
+    job_population_exponent: NonNegative = Field(
+        1.3, description="Mass exponent of job-move destinations, adults^this; above 1, larger labour markets pull "
+                         "more than in proportion (assumption; prior 0.8–1.6)")
+    job_time_decay_per_hour: NonNegative = Field(
+        0.3, description="Job-move destination weight × e^(−this·hours one way) (assumption; prior 0.1–0.8)")
+    metro_population_exponent: NonNegative = Field(
+        1.5, description="Mass exponent of the larger regions a METRO move goes to, adults^this; the large "
+                         "metropolitan cores dominate (assumption; prior 1–3)")
+    metro_time_decay_per_hour: NonNegative = Field(
+        0.5, description="METRO destination weight × e^(−this·hours one way) (assumption; prior 0.1–0.8)")
+    retire_population_exponent: NonNegative = Field(
+        0.5, description="Mass exponent of retirement destinations (assumption; prior 0–1)")
+    retire_rural_weight: Positive = Field(
+        2.0, description="Weight × this of rural retirement destinations (assumption; prior 1–4)")
+    retire_time_decay_per_hour: NonNegative = Field(
+        0.3, description="Retirement destination weight × e^(−this·hours) (assumption; prior 0.1–0.8)")
+    period: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Period effect (時代効果): calendar year → a multiplier of every kind's rate, or a table of "
+                    "multipliers by kind (job, metro, retire, return); years not listed use 1")
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _period(cls, value: Any) -> dict[str, dict[str, float]]:
+        if not isinstance(value, dict):
+            raise ValueError("must be a table of calendar years, e.g. {\"2020\" = 0.8, \"2021\" = {metro = 0.7}}")
+        out: dict[str, dict[str, float]] = {}
+        for year, entry in value.items():
+            y = str(year)
+            if not (y.isdigit() and len(y) == 4 and 1900 <= int(y) <= 2200):
+                raise ValueError(f"key {y!r} is not a calendar year; allowed: four-digit years 1900–2200")
+            if isinstance(entry, dict):
+                unknown = [k for k in entry if k not in MOVE_KINDS]
+                if unknown:
+                    raise ValueError(f"{y}.{unknown[0]}: unknown kind of move; allowed: {', '.join(MOVE_KINDS)}")
+                items = {k: entry.get(k, 1.0) for k in MOVE_KINDS}
+            else:
+                items = {k: entry for k in MOVE_KINDS}
+            for kind, x in items.items():
+                where = y if not isinstance(entry, dict) else f"{y}.{kind}"
+                if isinstance(x, bool) or not isinstance(x, int | float):
+                    raise ValueError(f"{where}: must be a number ≥ 0 (a multiplier), got {x!r}")
+                if not math.isfinite(x) or x < 0:
+                    raise ValueError(f"{where}: must be a finite number ≥ 0 (a multiplier), got {x!r}")
+            out[y] = {k: float(x) for k, x in items.items()}
+        return out
+
+    def period_multipliers(self, year: int) -> tuple[float, float, float, float]:
+        """Multipliers of the four kinds (MOVE_KINDS order) in calendar `year`."""
+        entry = self.period.get(str(year))
+        if entry is None:
+            return (1.0, 1.0, 1.0, 1.0)
+        return tuple(entry[k] for k in MOVE_KINDS)  # type: ignore[return-value]
 
 
 class DemographySettings(_Section):
@@ -238,6 +355,7 @@ class ScenarioConfig(_Section):
     visits: VisitSettings = VisitSettings()
     population: PopulationSettings = PopulationSettings()
     propensity: PropensitySettings = PropensitySettings()
+    migration: MigrationSettings = MigrationSettings()
     demography: DemographySettings = DemographySettings()
     adoption: AdoptionSettings = AdoptionSettings()
     outcomes: OutcomeSettings = OutcomeSettings()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model import kernel
-from model.codes import Decision, PersonFlag
+from model.codes import VISIT_LEVELS, Decision, PersonFlag
 from model.parameters import ScenarioConfig
 from model.regions import Gravity, RegionTable, Travel, cumulative
 from model.stages import EngagementType, Stage
@@ -35,6 +35,7 @@ FIELDS: dict[str, np.dtype] = {
     "mobility_factor": np.dtype(np.float32),
     "programme": np.dtype(np.int8),
     "enrolled_at": np.dtype(np.int32),
+    "visit_level": np.dtype(np.uint8),
 }
 
 
@@ -172,7 +173,7 @@ def mobility_factor(cfg: ScenarioConfig, age: np.ndarray, children: np.ndarray, 
 
 
 def visit_rate_table(cfg: ScenarioConfig) -> np.ndarray:
-    """Expected visit-days per year, indexed [stage, type]."""
+    """Expected visit-days per year, indexed [stage, type] (the mean over people)."""
     v = cfg.visits
     table = np.zeros((len(Stage) - 1, len(EngagementType)))
     table[Stage.VISITOR, :] = v.visitor
@@ -180,6 +181,37 @@ def visit_rate_table(cfg: ScenarioConfig) -> np.ndarray:
     table[Stage.ENGAGED, :] = engaged
     table[Stage.DUAL, :] = v.dual
     return table
+
+
+def intensity_levels(cv: float) -> np.ndarray:
+    """(VISIT_LEVELS,) visit intensity at each level: the gamma quantiles with mean 1 and coefficient
+    of variation `cv` at the level midpoints, rescaled to mean exactly 1 (cv = 0: all ones)."""
+    if cv == 0:
+        return np.ones(VISIT_LEVELS)
+    from scipy.stats import gamma
+
+    shape = 1.0 / cv ** 2
+    x = gamma.ppf((np.arange(VISIT_LEVELS) + 0.5) / VISIT_LEVELS, shape, scale=1.0 / shape)
+    return x / x.mean()
+
+
+def visit_days_table(cfg: ScenarioConfig) -> np.ndarray:
+    """(stages, types, VISIT_LEVELS) visit-days per year of a person by stage, type and intensity level:
+    the stage and type's mean × the level's gamma quantile (person-level heterogeneity, 訪問頻度の個人差)."""
+    v = cfg.visits
+    cv = np.zeros((len(Stage) - 1, len(EngagementType)))
+    cv[Stage.VISITOR, :] = v.cv_visitor
+    cv[Stage.ENGAGED, :] = [0.0, v.cv_hobby_consumption, v.cv_participation, v.cv_work, v.cv_direct_contribution]
+    cv[Stage.DUAL, :] = v.cv_dual
+    levels = {c: intensity_levels(c) for c in np.unique(cv)}
+    spread = np.stack([np.stack([levels[c] for c in row]) for row in cv])
+    return visit_rate_table(cfg)[:, :, None] * spread
+
+
+def visit_levels(draws: Draws, step: int, ids: np.ndarray) -> np.ndarray:
+    """Each person's visit-intensity level, uniform over 0..VISIT_LEVELS-1 (drawn once, kept for life)."""
+    u = draws.u(step, Decision.VISIT_LEVEL, ids)
+    return np.minimum(u * VISIT_LEVELS, VISIT_LEVELS - 1).astype(np.uint8)
 
 
 def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity: Gravity,
@@ -227,15 +259,25 @@ def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity:
                       [Stage.DUAL, Stage.ENGAGED, Stage.VISITOR], Stage.NONE).astype(np.int8)
     related = stage != Stage.NONE
     target = np.full(total, -1, dtype=np.int16)
-    target[related] = kernel.choose_targets(draws.u(0, Decision.INITIAL_TARGET, ids[related]), home[related], birth[related],
+    ut = draws.u(0, Decision.INITIAL_TARGET, ids)
+    target[related] = kernel.choose_targets(ut[related], home[related], birth[related],
                                             gravity.choice_cum[0], gravity.choice_p[0], cfg.choice.yukari_bonus)
+    # a dual resident lives part-time in another prefecture: same draw, own prefecture left out
+    dual_home = (stage == Stage.DUAL) & (target == home)
+    if dual_home.any():
+        away = gravity.choice_p[0].copy()
+        np.fill_diagonal(away, 0.0)
+        away /= np.maximum(away.sum(axis=1, keepdims=True), 1e-300)
+        target[dual_home] = kernel.choose_targets(ut[dual_home], home[dual_home], birth[dual_home],
+                                                  cumulative(away), away, cfg.choice.yukari_bonus)
     etype = np.zeros(total, dtype=np.int8)
     typed = (stage == Stage.ENGAGED) | (stage == Stage.DUAL)
     t = cfg.types
     etype[typed] = kernel.draw_types(draws.u(0, Decision.TYPE, ids[typed]), attrs["flags"][typed],
                                      np.array((0.0, *t.weights)), t.work_mult_capable, t.work_mult_other)
+    level = visit_levels(draws, 0, ids)
     decay = np.log(2.0) / cfg.ties.half_life_years
-    tie = (visit_rate_table(cfg)[stage, etype] * cfg.ties.gain_per_visit_day / decay).astype(np.float32)
+    tie = (visit_days_table(cfg)[stage, etype, level] * cfg.ties.gain_per_visit_day / decay).astype(np.float32)
     tenure = np.floor(draws.u(0, Decision.TENURE, ids) * p.initial_tenure_years_max * cfg.run.steps_per_year)
     tenure = np.minimum(tenure, kernel.MAX_STEPS_IN_STAGE).astype(np.int16)
 
@@ -248,7 +290,7 @@ def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity:
         "engage_factor": ef.astype(np.float32),
         "mobility_factor": mobility_factor(cfg, age, attrs["children"], attrs["flags"]).astype(np.float32),
         "programme": np.full(total, -1, dtype=np.int8), "enrolled_at": np.zeros(total, dtype=np.int32),
-        **attrs,
+        "visit_level": level, **attrs,
     })
     return people, norm
 
@@ -272,7 +314,7 @@ def add_new_adults(people: People, cfg: ScenarioConfig, table: RegionTable, draw
         "steps_in_stage": np.zeros(m, dtype=np.int16), "engage_factor": ef.astype(np.float32),
         "mobility_factor": mobility_factor(cfg, age, attrs["children"], attrs["flags"]).astype(np.float32),
         "programme": np.full(m, -1, dtype=np.int8), "enrolled_at": np.zeros(m, dtype=np.int32),
-        **attrs,
+        "visit_level": visit_levels(draws, step, ids), **attrs,
     })
     return counts
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 REQUIRED_COLUMNS = ("code", "name_ja", "name_en", "kind", "lat", "lon")
 _BAND = re.compile(r"^pop_(\d+)_(\d+|plus)$")
 EARTH_RADIUS_KM = 6371.0
+METRO_AREAS = ("tokyo", "nagoya", "osaka", "none")  # 東京圏, 名古屋圏, 大阪圏 (住民基本台帳人口移動報告), other
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class RegionTable:
     population: np.ndarray    # (R, B) adults by band at the start
     vacant_houses: np.ndarray | None
     municipalities: np.ndarray  # 市町村 per region (1 each if the table has no such column)
+    metro_areas: tuple[str, ...] = ()  # 三大都市圏 of each region: tokyo, nagoya, osaka or none (all none without the column)
 
     @property
     def n(self) -> int:
@@ -112,6 +114,13 @@ def read_region_table(path: Path) -> RegionTable:
         if values.isna().any() or (values < 1).any():
             raise ScenarioError(path, "municipalities", "must be a whole number ≥ 1 on every row")
         municipalities = values.to_numpy(dtype=np.int64)
+    areas = ("none",) * len(df)
+    if "metro_area" in df.columns:
+        values = df["metro_area"].fillna("").astype(str).str.strip()
+        bad = sorted(set(values) - set(METRO_AREAS))
+        if bad:
+            raise ScenarioError(path, "metro_area", f"values must be one of {', '.join(METRO_AREAS)}, found {bad}")
+        areas = tuple(values)
     return RegionTable(
         codes=df["code"].to_numpy(dtype=np.int64),
         names_ja=df["name_ja"].astype(str).tolist(),
@@ -123,6 +132,7 @@ def read_region_table(path: Path) -> RegionTable:
         population=df[[c for *_, c in bands]].to_numpy(dtype=float),
         vacant_houses=vacant,
         municipalities=municipalities,
+        metro_areas=areas,
     )
 
 
@@ -145,15 +155,22 @@ class Travel:
 
     @classmethod
     def from_rule(cls, table: RegionTable, rule: TravelSettings) -> "Travel":
-        """Route km = great-circle km × route_factor; time and fare follow the documented rule."""
+        """Route km = great-circle km × route_factor; time and fare follow the documented rule.
+
+        A trip inside one's own prefecture (a tie to another of its municipalities) is given the
+        great-circle distance `own_distance_share` × the distance from its capital to the nearest
+        other capital: half that distance is about the prefecture's radius, and a trip between two
+        of its municipalities is of that order. Only the diagonal uses this rule.
+        """
         d = great_circle_km(table.lat, table.lon)
+        if table.n > 1:
+            others = d + np.diag(np.full(table.n, np.inf))
+            np.fill_diagonal(d, rule.own_distance_share * others.min(axis=1))
         route = d * rule.route_factor
         ground = np.minimum(route, rule.ground_limit_km)
         fast = np.maximum(route - rule.ground_limit_km, 0.0)
         hours = rule.access_hours + ground / rule.ground_speed_kmh + fast / rule.fast_speed_kmh
         cost = 2.0 * (rule.base_fare_yen + rule.fare_per_km_yen * route)
-        np.fill_diagonal(hours, 0.0)
-        np.fill_diagonal(cost, 0.0)
         return cls(distance_km=d, hours=hours, cost_yen=cost)
 
 
@@ -170,12 +187,25 @@ def cumulative(weights: np.ndarray) -> np.ndarray:
     return cum
 
 
+def pair_weights(table: RegionTable, choice: ChoiceSettings) -> np.ndarray:
+    """(R, R) ω_ht of the target choice: own prefecture (0 for a region of one municipality: there is
+    no other municipality to relate to), same metro area, or 1."""
+    area = np.asarray(table.metro_areas)
+    same_area = (area[:, None] == area[None, :]) & (area != "none")[:, None]
+    w = np.where(same_area, choice.same_metro_area_weight, 1.0)
+    np.fill_diagonal(w, choice.own_region_weight * (table.municipalities > 1))
+    return w
+
+
 @dataclass(frozen=True)
 class Gravity:
     """Gravity tables for choosing a target region (関係先の選択), one set per cost class.
 
-    W[c, h, t] = attr_t · adults_t^α · exp(−β_time·hours_ht − β_cost·cost_ht·share[c, h, t]/¥10k), t ≠ h,
-    where share is the part of the round trip the traveller pays (1 without levers).
+    W[c, h, t] = ω_ht · attr_t · adults_t^α · exp(−β_time·hours_ht − β_cost·cost_ht·share[c, h, t]/¥10k),
+    where share is the part of the round trip the traveller pays (1 without levers) and ω_ht is
+    `own_region_weight` for t = h (a tie to another municipality of one's own prefecture, with the
+    within-prefecture travel rule of `Travel.from_rule`), `same_metro_area_weight` for two
+    prefectures of one metro area, else 1.
     """
 
     choice_p: np.ndarray     # (classes, R, R) W / Σ_t W
@@ -193,24 +223,13 @@ class Gravity:
             attr = attr * attractiveness
         mass = attr * table.adults ** choice.population_exponent
         cost = travel.cost_yen[None, :, :] * cost_share
-        w = mass[None, None, :] * np.exp(-choice.time_decay_per_hour * travel.hours[None, :, :]
-                                         - choice.cost_decay_per_10k_yen * cost / 1e4)
-        idx = np.arange(table.n)
-        w[:, idx, idx] = 0.0
+        w = (pair_weights(table, choice)[None, :, :] * mass[None, None, :]
+             * np.exp(-choice.time_decay_per_hour * travel.hours[None, :, :] - choice.cost_decay_per_10k_yen * cost / 1e4))
         reach = w.sum(axis=2)
         ref = float(reach[0].mean()) if reach_ref is None else reach_ref
         return cls(choice_p=w / reach[:, :, None],
                    choice_cum=np.stack([cumulative(wc) for wc in w]),
                    access=(reach / ref) ** choice.access_exponent, reach_ref=ref)
-
-
-def youth_outflow_destinations(table: RegionTable, travel: Travel, choice: ChoiceSettings) -> np.ndarray:
-    """(R, R) cumulative destinations of rural youth (若者の転出先): metro regions by adults^α and travel time."""
-    out = (table.adults ** choice.outflow_population_exponent)[None, :] * np.exp(
-        -choice.outflow_time_decay_per_hour * travel.hours)
-    out = out * table.is_metro[None, :]
-    np.fill_diagonal(out, 0.0)
-    return cumulative(out)
 
 
 class Region(mesa.Agent):

@@ -11,19 +11,20 @@ import pandas as pd
 from model import kernel
 from model.adoption import MunicipalAdoption
 from model.demography import new_adults_expected
-from model.inputs import KernelInputs
+from model.inputs import KernelInputs, class_visit_days
 from model.kpis import KPI, KPITracker, close_year, initial_contact
-from model.levers import LeverContext, LeverSet, StepRecord
-from model.outputs import VISIT_DAY_BINS, History
+from model.levers import LeverContext, LeverSet, RowContext, StepRecord
+from model.migration import region_areas
+from model.outputs import History
+from model.surveys import VISIT_DAY_EDGES, area_codes, survey_tables
 from model.parameters import KankeiScenario, ScenarioConfig, load_scenario, with_overrides
 from model.person import Person
-from model.population import Draws, add_new_adults, refresh_factors, synthesise
+from model.population import Draws, add_new_adults, refresh_factors, synthesise, visit_rate_table
 from model.regions import Region, RegionTable, Travel, read_region_table
 from model.stages import EngagementType, Flow, Stage
 from model.units import Scale
 
 
-VISIT_DAY_EDGES = np.array(VISIT_DAY_BINS, dtype=np.int64)
 
 
 def step_dates(start: str, n_steps: int, steps_per_year: int) -> pd.DatetimeIndex:
@@ -78,7 +79,8 @@ class RelationModel(mesa.Model):
         self.travel = Travel.from_rule(self.table, cfg.travel)
         R = self.table.n
         self.levers = LeverSet(cfg, self.table, scenario.source)
-        self.inputs = KernelInputs(cfg, self.table, self.travel, self.key, self.scale, self.levers.programme_rows())
+        rows = self.levers.programme_rows(RowContext(self.travel, class_visit_days(visit_rate_table(cfg))))
+        self.inputs = KernelInputs(cfg, self.table, self.travel, self.key, self.scale, rows)
         self.adoption = MunicipalAdoption(self.table, self.travel, cfg.adoption)
         self.regions = [Region(self, r, self.table) for r in range(self.table.n)]
         self.dates = step_dates(cfg.run.start, self.n_steps, cfg.run.steps_per_year)
@@ -86,17 +88,18 @@ class RelationModel(mesa.Model):
         self.people, self._engage_norm = synthesise(cfg, self.table, self.travel, self.inputs.gravity, self.draws)
         self._class_visit_days = self.inputs.visit_days_per_class()
         self._effects_key: tuple = ((), b"")
-        self.tallies = kernel.Tallies.zeros(R, len(self.levers.slots))
+        self.tallies = kernel.Tallies.zeros(R, len(self.levers.slots), self.n_steps + 1)
+        self._area = area_codes(self.table.metro_areas)
         kernel.tally(self.people.arrays(), self.counts_by_target, self.counts_by_home)
         if self.levers.slots:
             kernel.count_eligible(self.people.arrays(), self.inputs.programmes, self.key, np.int64(-1),
                                   self.tallies.eligible)
         self.kpi_tracker = KPITracker(cfg.outcomes, self.table.adults, self.scale,
-                                      initial_contact(self.counts_by_target, self.inputs.tables.visit_rate,
+                                      initial_contact(self.counts_by_target, self.inputs.mean_visit_days,
                                                       self.table.adults, self.scale))
         self.history = History(self.n_steps, R, self.dates, self.table.codes, self.scale,
                                self.levers.labels(), self.levers.kinds(), self.levers.payer_matrix(),
-                               self.levers.programme_labels())
+                               self.levers.programme_labels(), cfg.run.steps_per_year)
         self.history.record(0, self.counts_by_target, self.counts_by_home, self.last_flows,
                             self.kpi_tracker.step(self.counts_by_target, self.visit_pairs, self.adoption.adopting, 0.0))
         self.datacollector = mesa.DataCollector(model_reporters={
@@ -131,8 +134,10 @@ class RelationModel(mesa.Model):
     # --- stepping ---------------------------------------------------------------------------------
     def prepare_step(self, k: int) -> LeverContext:
         """Fold the levers in force at step index `k` into the kernel inputs (only when their effects
-        may have changed) and ration this step's capacities; returns the step's lever context."""
+        may have changed), put the calendar year's migration period effect in force and ration this
+        step's capacities; returns the step's lever context."""
         date = self.dates[k]
+        self.inputs.set_calendar_year(date.year)
         month = date.strftime("%Y-%m")
         ctx = LeverContext(table=self.table, travel=self.travel, dt=self.dt, reach=self.adoption.reach,
                            visit_days_per_year=self._class_visit_days, month=month, fiscal_year=fiscal_year(date))
@@ -160,7 +165,7 @@ class RelationModel(mesa.Model):
         kernel.advance(*self.kernel_arguments(k))
         inp = self.inputs
         cfg = self.config
-        spending, revenue = self.levers.account(ctx, self._step_record(ctx.month))
+        spending, revenue, counts = self.levers.account(ctx, self._step_record(ctx.month))
         self.adoption.step(self.draws, k + 1, self.dt, inp.effects.adoption_rate_add)
         years = (self.dates[k + 1] - self.dates[0]).days / 365.2425
         expected = new_adults_expected(self.table, cfg.demography, years, self.dt, self.scale)
@@ -170,7 +175,8 @@ class RelationModel(mesa.Model):
         self.last_flows[:, Flow.NEW_ADULT] = born
         kpis = self.kpi_tracker.step(self.counts_by_target, self.visit_pairs, self.adoption.adopting, self.dt)
         self.history.record(k + 1, self.counts_by_target, self.counts_by_home, self.last_flows, kpis,
-                            spending, revenue, self.tallies.entries, self.tallies.participants)
+                            spending, revenue, self.tallies.entries, self.tallies.participants,
+                            self.tallies.settler_exits, counts)
         if fiscal_year(self.dates[k + 1]) != fiscal_year(self.dates[k]):
             self._close_fiscal_year(fiscal_year(self.dates[k]))
         self.datacollector.collect(self)
@@ -180,7 +186,8 @@ class RelationModel(mesa.Model):
     def _step_record(self, month: str) -> StepRecord:
         """This step's visit-days, flows and (when a lever needs them) settlers."""
         record = StepRecord(visit_pairs=self.visit_pairs, flows=self.last_flows, scale=self.scale,
-                            participants=self.tallies.participants, entries=self.tallies.entries)
+                            participants=self.tallies.participants, entries=self.tallies.entries,
+                            participant_days=self.tallies.participant_days)
         if self.levers.needs_settlers(month):
             p = self.people
             new = np.flatnonzero((p.stage[: p.n] == Stage.SETTLED) & (p.steps_in_stage[: p.n] == 0))
@@ -190,12 +197,16 @@ class RelationModel(mesa.Model):
         return record
 
     def _close_fiscal_year(self, year: int) -> None:
-        """Record the year's visit-day distribution and 例2, reset the counters, refresh age-dependent factors."""
+        """Record the year's visit-day bands, destination mix and 例2, reset the counters, refresh
+        age-dependent factors."""
         p = self.people
         n = p.n
-        bands, continuing = close_year(p.stage[:n], p.target[:n], p.steps_in_stage[:n], p.visit_days[:n],
-                                       VISIT_DAY_EDGES, self.config.run.steps_per_year, self.table.n)
+        spy = self.config.run.steps_per_year
+        bands, mix = survey_tables(p.stage[:n], p.etype[:n], p.home[:n], p.target[:n], p.steps_in_stage[:n],
+                                   p.visit_days[:n], self.table.is_metro, self._area, VISIT_DAY_EDGES, spy)
         self.history.record_visit_days(year, bands)
+        self.history.record_destinations(year, mix)
+        continuing = close_year(p.stage[:n], p.target[:n], p.steps_in_stage[:n], p.visit_days[:n], spy, self.table.n)
         self.history.record_continuity(year, continuing)
         if self.levers.slots:
             members = np.flatnonzero(p.programme[:n] >= 0)
@@ -235,13 +246,35 @@ class RelationModel(mesa.Model):
         """Tidy flows per step and region (transitions, deaths, new adults, rationed-out moves)."""
         return self.history.flows_frame()
 
+    def net_migration(self, by: str = "area") -> pd.DataFrame:
+        """Calendar-year net in-migration (転入超過数, as in 住民基本台帳人口移動報告) of adults, real people.
+
+        Rows per calendar year and 三大都市圏 area (東京圏, 名古屋圏, 大阪圏, その他; `by="region"`: per
+        region): months covered and whether the year is complete (a run from 2020-04 has 2020 from
+        April), net (every change of home), general (一般移動) and relationship (the ladder: settling and
+        leaving) parts, and general moves in and out. Adults only: see docs/ODD.md 7.20 for the mapping
+        to the all-ages figures.
+        """
+        return self.history.net_migration_frame(region_areas(self.table), by)
+
     def population(self) -> pd.DataFrame:
         """Adults living in each region per step."""
         return self.history.population_frame()
 
     def visit_days(self) -> pd.DataFrame:
-        """Distribution of visit-days per person-year, per fiscal year completed, by stage."""
+        """Visit-days a year (訪問日数): people per band, by fiscal year, stage, type and home kind, and
+        whether they held the stage all year (compare with MLIT's bands among visiting 関係人口)."""
         return self.history.visit_days_frame()
+
+    def destinations(self) -> pd.DataFrame:
+        """Where related people's targets lie (関係先の位置) at each fiscal-year end, by home region and
+        stage: the same prefecture, the same metro area, another metro prefecture or a rural one."""
+        return self.history.destination_frame()
+
+    def retention(self) -> pd.DataFrame:
+        """Retention of each fiscal year's settlers (定着率) 1, 3, 5 and 10 years after settling: the
+        share of the cohort's survivors still living in the region they settled in."""
+        return self.history.retention_frame(np.array([fiscal_year(d) for d in self.dates[:-1]]))
 
     def kpis(self) -> pd.DataFrame:
         """The seed's KPIs per step and region (例1, 例3, 例4, adopting municipalities)."""
@@ -254,6 +287,11 @@ class RelationModel(mesa.Model):
     def spending(self) -> pd.DataFrame:
         """Spending per lever, region and payer (国 / 都道府県 / 市町村) per step, in yen."""
         return self.history.spending_frame()
+
+    def lever_counts(self) -> pd.DataFrame:
+        """What the levers' spending paid for (cases, persons, children, trips, days; `model.levers.COUNTS`)
+        per step, fiscal year, lever and region, in real units."""
+        return self.history.counts_frame()
 
     def revenue(self) -> pd.DataFrame:
         """Revenue to regions caused by levers (ふるさと納税) per step, in yen."""

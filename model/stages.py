@@ -76,7 +76,7 @@ class Transition(IntEnum):
     """Hazard-driven transitions; each has a yearly base rate and a per-region lever multiplier.
 
     The region a transition is attributed to is the target region for relationship transitions
-    and the home region for VISIT, YOUTH_OUTFLOW and (for LEAVE) the region being left.
+    and the home region for VISIT, MIGRATE and (for LEAVE) the region being left.
     """
 
     VISIT = 0            # NONE → VISITOR: first visits, target chosen by gravity (交流の開始)
@@ -88,7 +88,7 @@ class Transition(IntEnum):
     LAPSE_ENGAGED = 6    # ENGAGED → VISITOR
     LAPSE_DUAL = 7       # DUAL → ENGAGED
     LEAVE = 8            # SETTLED → NONE, back to the region of origin (再転出)
-    YOUTH_OUTFLOW = 9    # rural native without a relationship moves to a metro area (若者の転出)
+    MIGRATE = 9          # general migration (一般的な人口移動): a move of home that is not the ladder
 
 
 class Flow(IntEnum):
@@ -103,13 +103,24 @@ class Flow(IntEnum):
     LAPSE_ENGAGED = 6
     LAPSE_DUAL = 7
     LEAVE = 8
-    YOUTH_OUTFLOW = 9
-    YOUTH_INFLOW = 10      # arrivals of youth outflow, counted in the metro region they move to
+    MIGRATE = 9            # general moves (一般移動), all kinds, counted in the region left
+    MIGRATE_ARRIVAL = 10   # arrivals of general moves, counted in the region moved to
     LEAVE_ARRIVAL = 11     # people who left a region after settling, counted in their region of origin
     DEATH = 12             # deaths, counted in the home region
     NEW_ADULT = 13         # people turning 18, counted in their home region
     ENGAGE_REJECTED = 14   # would-be engagements turned away because 関わりしろ was full
     HOUSING_REJECTED = 15  # would-be moves (DUAL or SETTLE) turned away for lack of housing
+    # general moves by kind (`model.migration.MoveKind`, same order): departures in the region left,
+    # arrivals in the region moved to
+    JOB_MOVE = 16          # 転職・転勤など: gravity among all regions
+    METRO_MOVE = 17        # 大都市圏への移動: from a rural region to a metro region
+    RETIRE_MOVE = 18       # 退職移動: around retirement age
+    RETURN_MOVE = 19       # Uターン: back to the birth region
+    JOB_ARRIVAL = 20
+    METRO_ARRIVAL = 21
+    RETIRE_ARRIVAL = 22
+    RETURN_ARRIVAL = 23
+    MIGRATE_INTO_TARGET = 24  # general movers whose destination was the region they related to (counted there)
 
 
 N_TRANSITIONS = len(Transition)

@@ -9,11 +9,15 @@ from model import RelationModel, load_scenario
 
 SMALL = {"run.people_per_agent": 2000, "run.horizon_years": 2}
 
+# General migration off (一般移動: every kind's rate 0)
+NO_MIGRATION = {"migration.job_rate": 0.0, "migration.metro_rate": 0.0, "migration.retire_rate": 0.0,
+                "migration.return_rate": 0.0}
+
 # Constant hazards, no feedback: every person factor is 1, no demography, no capacity limits.
 CONSTANT_HAZARDS = {
     "run.people_per_agent": 500,
     "demography.enabled": False,
-    "rates.youth_outflow": 0.0,
+    **NO_MIGRATION,
     "rates.visit": 0.3,
     "rates.engage": 0.8,
     "rates.lapse_visitor": 0.5,
@@ -24,7 +28,9 @@ CONSTANT_HAZARDS = {
     "rates.lapse_dual": 0.4,
     "rates.leave": 0.2,
     "rates.dual_settle_factor": 2.0,
-    "rates.leave_window_years": 1000.0,
+    "rates.leave_floor": 0.2,          # = rates.leave: a constant leave hazard
+    "rates.leave_return_share": 1.0,
+    "choice.own_region_weight": 0.0,   # every tie to another prefecture, so every engaged person may move
     "propensity.engage_income_elasticity": 0.0,
     "propensity.engage_age_width": 1e9,
     "propensity.rc_labour_amplitude": 0.0,

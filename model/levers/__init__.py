@@ -1,6 +1,7 @@
 """Policy levers (政策レバー): each changes kernel inputs only, and claims spending by region and payer."""
 
 from model.levers.base import (
+    COUNTS,
     EffectContext,
     Lever,
     LeverContext,
@@ -26,13 +27,13 @@ from model.levers.outreach import (
     FurusatoResidentRegistration,
     InformationCampaign,
 )
-from model.levers.programmes import Programme, ProgrammeLever, ProgrammeRow
+from model.levers.programmes import Programme, ProgrammeLever, ProgrammeRow, RowContext
 from model.levers.registry import LEVER_CLASSES, LEVER_SPECS, LeverSpec
 from model.levers.travel import TravelSubsidy
 
 __all__ = [
-    "AdoptionSupport", "CKOLeadership", "DualResidenceSupport", "EffectContext", "FurusatoNozei", "FurusatoResidentRegistration",
+    "COUNTS", "AdoptionSupport", "CKOLeadership", "DualResidenceSupport", "EffectContext", "FurusatoNozei", "FurusatoResidentRegistration",
     "HazardMultiplier", "HousingSupport", "InformationCampaign", "IntermediaryOrganisation",
     "LEVER_CLASSES", "LEVER_SPECS", "Lever", "LeverContext", "LeverEffects", "LeverSet", "LeverSpec", "MigrationCoordinator", "Programme", "ProgrammeLever", "ProgrammeRow",
-    "RelocationGrant", "SideJobMatching", "StepRecord", "TravelSubsidy",
+    "RelocationGrant", "RowContext", "SideJobMatching", "StepRecord", "TravelSubsidy",
 ]

@@ -66,6 +66,27 @@ LEDGER_INDEX = {item.name: k for k, item in enumerate(LEDGER)}
 NET_REVENUE = LEDGER_INDEX["net_revenue"]
 
 
+@dataclass(frozen=True)
+class CountItem:
+    """What a lever's spending paid for, counted in real units (cases, persons, trips, days)."""
+
+    name: str
+    ja: str
+    description: str
+
+
+#: what spending paid for, in the order of the counts axis (`Lever.counts`, `History.counts`); a lever
+#: fills the items it pays by, in the step and region where it pays (scaled down with a spent budget)
+COUNTS: tuple[CountItem, ...] = (
+    CountItem("cases", "件数（世帯）", "grant cases paid: one per household (移住支援金)"),
+    CountItem("persons", "対象人数", "persons covered by the cases paid, adults and children"),
+    CountItem("children", "子育て加算の対象児童", "children for whom a child add-on was paid"),
+    CountItem("trips", "補助対象の往復", "round trips of participants a travel subsidy or perk paid for"),
+    CountItem("days", "補助対象の訪問日数", "participants' visit-days a subsidy or perk paid for"),
+)
+COUNT_INDEX = {item.name: k for k, item in enumerate(COUNTS)}
+
+
 @dataclass
 class LeverEffects:
     """What the levers in force change (1 / 0 = no change), before `model.inputs` folds it into kernel inputs."""
@@ -81,6 +102,7 @@ class LeverEffects:
     cko_quality: np.ndarray        # (R,) CKO quality 0–1 (widens the places of the region's programmes)
     adoption_rate_add: np.ndarray  # (R,) extra yearly adoption hazard for municipalities (横展開)
     programme_places: np.ndarray   # (programmes, R) places a year each programme offers in each host region
+    programme_take_up: np.ndarray  # (programmes, R) yearly enrolment hazard of eligible people (take-up schemes)
 
     @classmethod
     def neutral(cls, n_regions: int, n_programmes: int = 0) -> "LeverEffects":
@@ -97,6 +119,7 @@ class LeverEffects:
             cko_quality=np.zeros(n_regions),
             adoption_rate_add=np.zeros(n_regions),
             programme_places=np.zeros((n_programmes, n_regions)),
+            programme_take_up=np.zeros((n_programmes, n_regions)),
         )
 
 
@@ -136,6 +159,7 @@ class StepRecord:
     settler_children: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     participants: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (programmes, R) at the step's end
     entries: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))       # (programmes, R) enrolments
+    participant_days: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))  # (programmes, R, R)
 
 
 class Lever(Section):
@@ -191,6 +215,10 @@ class Lever(Section):
     def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
         """(R,) yen the lever would pay for this step, by region (default: nothing)."""
         return np.zeros(len(masks["regions"]))
+
+    def counts(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
+        """(len(COUNTS), R) what this step's claims pay for, in real units (default: nothing)."""
+        return np.zeros((len(COUNTS), len(masks["regions"])))
 
     def revenue(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
         """(R,) yen the regions receive because of the lever this step (default: nothing).

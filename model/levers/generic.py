@@ -17,7 +17,7 @@ class HazardMultiplier(Lever):
     """Multiplies one transition's hazard in some regions for a period; costs nothing.
 
     For experiments with a mechanism in isolation (e.g. "what if lapses were 20 % rarer?").
-    The transition's region is the target region, or the home region for visit, youth_outflow
+    The transition's region is the target region, or the home region for visit, migrate
     and leave (see `model.stages.Transition`).
     """
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from model.codes import MAX_PROGRAMMES
-from model.levers.base import LEDGER, NET_REVENUE, PAYERS, Lever, LeverContext, LeverEffects, Masks, StepRecord
+from model.levers.base import COUNTS, LEDGER, NET_REVENUE, PAYERS, Lever, LeverContext, LeverEffects, Masks, StepRecord
 from model.schema import ScenarioError
 
 if TYPE_CHECKING:
@@ -82,12 +82,14 @@ class LeverSet:
         for i, lever, masks in active:
             if lever.is_programme:
                 effects.programme_places[self.slots[i]] = lever.places(masks, seen, effects)
+                effects.programme_take_up[self.slots[i]] = lever.take_up(masks, seen)
         return effects
 
-    def programme_rows(self) -> list:
-        """The fixed row of every programme slot, in slot order (`ProgrammeLever.row`)."""
+    def programme_rows(self, ctx) -> list:
+        """The fixed row of every programme slot, in slot order (`ProgrammeLever.row`), given the
+        `model.levers.programmes.RowContext` (travel, visit-days by class)."""
         by_index = {i: (lever, masks) for i, lever, masks in self.levers}
-        return [by_index[i][0].row(by_index[i][1]) for i in sorted(self.slots, key=self.slots.get)]
+        return [by_index[i][0].row(by_index[i][1], ctx) for i in sorted(self.slots, key=self.slots.get)]
 
     def programme_labels(self) -> list[str]:
         """Name of the lever in each programme slot."""
@@ -97,27 +99,33 @@ class LeverSet:
         """Does an active lever need the list of this step's settlers?"""
         return any(lever.needs_settlers for _, lever, _ in self.active(month))
 
-    def account(self, ctx: LeverContext, record: StepRecord) -> tuple[np.ndarray, np.ndarray]:
-        """Pay this step's claims within budgets; return (spending, ledger) in file order: spending
-        (levers, R) and the ledger (levers, len(LEDGER), R) of money moved besides spending, whose
-        `net_revenue` item is the revenue (`Lever.revenue` is added there)."""
+    def account(self, ctx: LeverContext, record: StepRecord) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pay this step's claims within budgets; return (spending, ledger, counts) in file order:
+        spending (levers, R), the ledger (levers, len(LEDGER), R) of money moved besides spending,
+        whose `net_revenue` item is the revenue (`Lever.revenue` is added there), and the counts
+        (levers, len(COUNTS), R) of what the spending paid for (cases, persons, trips), scaled by the
+        share of the claim a budget could still pay."""
         spending = np.zeros((len(self.levers), self.n_regions))
         ledger = np.zeros((len(self.levers), len(LEDGER), self.n_regions))
+        counts = np.zeros((len(self.levers), len(COUNTS), self.n_regions))
         for i, lever, masks in self.active(ctx.month):
             if lever.is_programme:
                 q = self.slots[i]
-                claim = lever.programme_claims(masks, ctx, record.participants[q], record.entries[q], record.scale)
-                claim = np.maximum(claim, 0.0)
+                args = (masks, ctx, record.participants[q], record.entries[q], record.participant_days[q], record.scale)
+                claim = np.maximum(lever.programme_claims(*args), 0.0)
+                count = lever.programme_counts(*args)
             else:
                 claim = np.maximum(lever.claims(masks, ctx, record), 0.0)
+                count = lever.counts(masks, ctx, record)
             total = float(claim.sum())
             if total > 0:
                 paid = min(total, self.budget_left[i])
                 spending[i] = claim * (paid / total)
+                counts[i] = count * (paid / total)
                 self.budget_left[i] -= paid
             ledger[i] = lever.ledger(masks, ctx, record)
             ledger[i, NET_REVENUE] += lever.revenue(masks, ctx, record)
-        return spending, ledger
+        return spending, ledger, counts
 
     def payer_matrix(self) -> np.ndarray:
         """(levers, payers) payer shares in file order."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from model.levers.base import (
+    COUNT_INDEX,
+    COUNTS,
     EffectContext,
     Lever,
     LeverContext,
@@ -16,7 +18,7 @@ from model.levers.base import (
     StepRecord,
     scaled,
 )
-from model.levers.programmes import ProgrammeLever, ProgrammeRow, caseload_row
+from model.levers.programmes import ProgrammeLever, ProgrammeRow, RowContext, caseload_row
 from model.schema import NonNegative, Positive, RegionSelector, Share
 from model.stages import Flow, Transition
 
@@ -27,28 +29,59 @@ if TYPE_CHECKING:
 class RelocationGrant(Lever):
     """移住支援金: ¥1 million per household, ¥600,000 single, plus a child add-on, for leaving Tokyo.
 
-    Model: people whose region of origin is in `origins` (Tokyo as the proxy of the 23 wards at
+    Effect: people whose region of origin is in `origins` (Tokyo as the proxy of the 23 wards at
     prefecture level) settling in a region of `regions` have their SETTLE hazard multiplied by
     1 + effect_per_million_yen · household_yen/¥1M (the grant lowers the cost of moving; the size of
-    this response is an assumption — no Japanese elasticity was found). Spending is exact per
-    settler: household_yen if they have children (a household), else single_yen, plus the child
-    add-on in force in that fiscal year × children (¥300,000 in FY2022, ¥1 million from FY2023).
-    Payers: 国 ½, 都道府県 ¼, 市町村 ¼. Sources: shimotsuke.co.jp 295086, 568089, 734101.
+    this response is an assumption — no Japanese elasticity was found).
+
+    Cases (件数) are households, not adults. Every adult is an agent, so a couple who move together
+    are two settling adults of one household: each settling adult carries 1/(adults in their
+    household) of its case. The model has no partner link, so the household is the expected one
+    (a documented rule, no draw): a settler with c > 0 children under 18 lives with a partner with
+    probability `couple_share_with_children`, one without children with `couple_share_without_children`.
+    For a settler with c children and couple probability p, exactly in expectation:
+
+    * cases            p/2 + (1 − p)           (a couple's two adults make one case)
+    * household cases  p/2 + (1 − p)·[c > 0]   (世帯: two or more persons) at `household_yen`
+    * single cases     (1 − p)·[c = 0]         (単身) at `single_yen`
+    * children covered c·(p/2 + (1 − p))       (a couple's children are held by both adults:
+                                                the add-on is paid once per child)
+    * persons covered  p/2·(2 + c) + (1 − p)·(1 + c)
+
+    Spending = household cases × household_yen + single cases × single_yen + children covered × the
+    add-on in force in that fiscal year (¥300,000 in FY2022, ¥1 million from FY2023), exactly; the
+    counts (`COUNTS`: cases, persons, children) are reported per step and region. Sums of
+    expectations over settlers are exact at any `people_per_agent` (no rounding per agent).
+    Payers: 国 ½, 都道府県 ¼, 市町村 ¼. Sources: shimotsuke.co.jp 295086, 568089, 734101 (amounts);
+    the couple shares are assumptions (see the fields).
     """
 
     kind: Literal["relocation_grant"] = "relocation_grant"
     selectors: ClassVar[tuple[str, ...]] = ("regions", "origins")
     origins: RegionSelector = Field([13], description="Regions people must leave (Tokyo ≈ the 23 wards)")
-    household_yen: NonNegative = Field(1_000_000, description="Per household (with children here)")
-    single_yen: NonNegative = Field(600_000, description="Per single person")
+    household_yen: NonNegative = Field(1_000_000, description="Per household case (世帯: two or more persons)")
+    single_yen: NonNegative = Field(600_000, description="Per single case (単身)")
     child_addon_by_fy: dict[str, NonNegative] = Field(
         {"2019": 0, "2022": 300_000, "2023": 1_000_000},
         description="Add-on per child from each fiscal year on (FY → yen)")
+    couple_share_with_children: Share = Field(
+        0.93, description="Settlers with children who move with a partner (assumption, 0.85–0.97: most "
+                          "児童のいる世帯 are couples; ひとり親と未婚の子のみの世帯 are a small minority, 国民生活基礎調査)")
+    couple_share_without_children: Share = Field(
+        0.3, description="Settlers without children who move with a partner (assumption, 0.15–0.5)")
     effect_per_million_yen: NonNegative = Field(0.2, description="SETTLE × (1 + this · grant/¥1M) (assumption)")
     payer_national: Share = 0.5
     payer_prefecture: Share = 0.25
     payer_municipality: Share = 0.25
     needs_settlers: ClassVar[bool] = True
+
+    @field_validator("child_addon_by_fy")
+    @classmethod
+    def _fiscal_years(cls, value: dict[str, float]) -> dict[str, float]:
+        for fy in value:
+            if not (fy.isdigit() and len(fy) == 4):
+                raise ValueError(f"fiscal year keys are four-digit years (e.g. \"2023\"), got {fy!r}")
+        return value
 
     def child_addon(self, fiscal_year: int) -> float:
         """The add-on per child in force in a fiscal year."""
@@ -60,12 +93,38 @@ class RelocationGrant(Lever):
         pair = masks["origins"][:, None] * self.strength(masks["regions"], ctx)[None, :]
         effects.settle_pair *= scaled(factor, pair)
 
-    def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
+    def households(self, masks: Masks, ctx: EffectContext, record: StepRecord) -> dict[str, np.ndarray]:
+        """(R,) expected household cases, single cases, children and persons covered by this step's
+        eligible settlers, by the region they settled in (simulated persons' shares; see the class)."""
         origin, region, children = record.settler_origin, record.settler_region, record.settler_children
-        eligible = masks["origins"][origin] & masks["regions"][region]
-        amount = np.where(children > 0, self.household_yen, self.single_yen) + self.child_addon(ctx.fiscal_year) * children
-        paid = amount * eligible * self.strength(masks["regions"], ctx)[region]
-        return record.scale.people(np.bincount(region, weights=paid, minlength=len(masks["regions"])))
+        weight = (masks["origins"][origin] & masks["regions"][region]) * self.strength(masks["regions"], ctx)[region]
+        has_children = children > 0
+        couple = np.where(has_children, self.couple_share_with_children, self.couple_share_without_children)
+        share = couple / 2 + (1 - couple)             # this adult's share of their household's case
+        n = len(masks["regions"])
+
+        def by_region(values: np.ndarray) -> np.ndarray:
+            return np.bincount(region, weights=values * weight, minlength=n)
+        return {
+            "household": by_region(couple / 2 + (1 - couple) * has_children),
+            "single": by_region((1 - couple) * ~has_children),
+            "children": by_region(children * share),
+            "persons": by_region(couple / 2 * (2 + children) + (1 - couple) * (1 + children)),
+        }
+
+    def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
+        h = self.households(masks, ctx, record)
+        yen = (h["household"] * self.household_yen + h["single"] * self.single_yen
+               + h["children"] * self.child_addon(ctx.fiscal_year))
+        return record.scale.people(yen)
+
+    def counts(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
+        h = self.households(masks, ctx, record)
+        out = np.zeros((len(COUNTS), len(masks["regions"])))
+        out[COUNT_INDEX["cases"]] = record.scale.people(h["household"] + h["single"])
+        out[COUNT_INDEX["persons"]] = record.scale.people(h["persons"])
+        out[COUNT_INDEX["children"]] = record.scale.people(h["children"])
+        return out
 
 
 class MigrationCoordinator(ProgrammeLever):
@@ -89,7 +148,7 @@ class MigrationCoordinator(ProgrammeLever):
     cko_places: NonNegative = Field(0.5, description="Places × (1 + this · CKO quality) (assumption, 0–1)")
     cost_per_staff_year: NonNegative = Field(5_000_000, description="Yen per staff-year (uncertain secondary source)")
 
-    def row(self, masks: Masks) -> ProgrammeRow:
+    def row(self, masks: Masks, ctx: RowContext) -> ProgrammeRow:
         moves = 1.0 + self.settle_effect
         return caseload_row(masks, ["engaged", "dual", "settled"], self.service_months,
                             {Transition.DUAL: moves, Transition.SETTLE: moves,
@@ -100,7 +159,7 @@ class MigrationCoordinator(ProgrammeLever):
         return per_year * self.strength(masks["regions"], ctx)
 
     def programme_claims(self, masks: Masks, ctx: LeverContext, participants: np.ndarray, entries: np.ndarray,
-                         scale: "Scale") -> np.ndarray:
+                         days: np.ndarray, scale: "Scale") -> np.ndarray:
         return self.staff * self.cost_per_staff_year * ctx.dt * self.strength(masks["regions"], ctx)
 
 

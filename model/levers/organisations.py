@@ -15,7 +15,7 @@ from model.levers.base import (
     Masks,
     StepRecord,
 )
-from model.levers.programmes import ProgrammeLever, ProgrammeRow, caseload_row
+from model.levers.programmes import ProgrammeLever, ProgrammeRow, RowContext, caseload_row
 from model.schema import NonNegative, Positive, Share
 from model.stages import EngagementType, Stage, Transition
 
@@ -46,7 +46,7 @@ class IntermediaryOrganisation(ProgrammeLever):
     cko_places: NonNegative = Field(0.5, description="Places × (1 + this · CKO quality) (assumption, 0–1)")
     cost_per_org_year: NonNegative = Field(7_500_000, description="Yen per organisation-year (model projects ¥5–10M)")
 
-    def row(self, masks: Masks) -> ProgrammeRow:
+    def row(self, masks: Masks, ctx: RowContext) -> ProgrammeRow:
         served, kept = 1.0 + self.effectiveness, 1.0 - self.lapse_reduction
         return caseload_row(masks, ["visitor", "engaged"], self.service_months,
                             {Transition.ENGAGE: served, Transition.DEEPEN: served,
@@ -57,7 +57,7 @@ class IntermediaryOrganisation(ProgrammeLever):
         return per_year * self.strength(masks["regions"], ctx)
 
     def programme_claims(self, masks: Masks, ctx: LeverContext, participants: np.ndarray, entries: np.ndarray,
-                         scale: "Scale") -> np.ndarray:
+                         days: np.ndarray, scale: "Scale") -> np.ndarray:
         return self.count * self.cost_per_org_year * ctx.dt * self.strength(masks["regions"], ctx)
 
 
@@ -106,7 +106,7 @@ class SideJobMatching(ProgrammeLever):
     payer_national: Share = 0.5
     payer_prefecture: Share = 0.5
 
-    def row(self, masks: Masks) -> ProgrammeRow:
+    def row(self, masks: Masks, ctx: RowContext) -> ProgrammeRow:
         return caseload_row(masks, ["visitor", "engaged"], self.service_months,
                             {Transition.LAPSE_ENGAGED: 1.0 - self.retention_effect}, entry_stage=Stage.ENGAGED,
                             entry_type=EngagementType.WORK, age_max=65.0)
@@ -115,5 +115,5 @@ class SideJobMatching(ProgrammeLever):
         return self.staff * self.matches_per_staff_year * self.strength(masks["regions"], ctx)
 
     def programme_claims(self, masks: Masks, ctx: LeverContext, participants: np.ndarray, entries: np.ndarray,
-                         scale: "Scale") -> np.ndarray:
+                         days: np.ndarray, scale: "Scale") -> np.ndarray:
         return self.staff * self.cost_per_staff_year * ctx.dt * self.strength(masks["regions"], ctx)

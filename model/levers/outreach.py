@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
-from model.levers.base import (LEDGER, LEDGER_INDEX, EffectContext, Lever, LeverContext, LeverEffects, Masks,
-                               StepRecord, scaled)
-from model.schema import FiniteNonNegative, NonNegative, RegionSelector, Share
-from model.stages import Transition
+from model.levers.base import (COUNT_INDEX, COUNTS, LEDGER, LEDGER_INDEX, EffectContext, Lever, LeverContext,
+                               LeverEffects, Masks, StepRecord, scaled)
+from model.levers.programmes import ProgrammeLever, ProgrammeRow, RowContext, multipliers, stage_mask
+from model.schema import FiniteNonNegative, NonNegative, Positive, RegionSelector, Share
+from model.stages import EngagementType, Stage, Transition
+
+if TYPE_CHECKING:
+    from model.units import Scale
 
 
 class InformationCampaign(Lever):
@@ -118,49 +122,107 @@ class FurusatoNozei(Lever):
         return book
 
 
-class FurusatoResidentRegistration(Lever):
-    """ふるさと住民登録 (from 2027-01): Basic and Premium registration with a municipality.
+class FurusatoResidentRegistration(ProgrammeLever):
+    """ふるさと住民登録 (from 2027-01): registration with a municipality, Basic or Premium.
 
-    Model: registering regions see ENGAGE × (1 + basic_engage_effect) (registration as a first,
-    recorded tie). Premium registrants — ENGAGED or DUAL people whose type makes at least
-    `min_activities` visit-days a year (≥ 3 designated 担い手 activities) — get travel and lodging
-    perks: the share of the round trip they pay falls by travel_perk_share, and lodging is paid
-    `lodging_yen_per_day`. One target region per person keeps the ≤ 3 municipalities rule.
-    A share `premium_take_up` of the eligible register; the cost effect is their average.
-    Spending: perks × visit-days of Premium registrants. Sizes are assumptions; schedule from
-    総務省 briefings (minamiminowa.org 2026-01-08; travelvoice.jp 20260122).
+    Registrants are participants (`ProgrammeLever`): people related to a host region in `regions`
+    (never its residents) register at the yearly hazard `take_up_per_year` (assumption), for
+    `duration_months`, once in a run; nobody else is touched. The scheme's two tiers are two levers
+    (`tier`), so a scenario can size and cost them apart:
+
+    * Basic (ベーシック): anyone related to the region (visitors, 関係人口, dual residents). Registration
+      is a first, recorded tie: a registered visitor's ENGAGE hazard × (1 + basic_engage_effect).
+      Cost: `cost_per_registrant_year` (running the register and its notices).
+    * Premium (プレミアム): perks tied to qualifying activities. Only 関係人口 and dual residents whose
+      type makes at least `min_activities` visit-days a year (≥ 3 designated 担い手 activities) may
+      register. A registrant's round trip falls by `travel_perk_share` of its cost (their ENGAGE and
+      lapse hazards through the travel-cost factors, at their own home–host pair) and their lodging is
+      paid `lodging_yen_per_day` per visit-day. Cost: the registrant cost plus the perks, per
+      registrant visit-day (trip = `days_per_trip` days), up to `annual_cap_yen` per registrant and
+      fiscal year.
+
+    A person enrols in one programme in a run, so a Basic registrant does not later become Premium
+    (the first lever in file order that enrols them wins). One host per person keeps the ≤ 3
+    municipalities rule. Sizes are assumptions; schedule from 総務省 briefings (minamiminowa.org
+    2026-01-08; travelvoice.jp 20260122).
     """
 
     kind: Literal["furusato_resident"] = "furusato_resident"
     start: str = Field("2027-01", description="Registration starts 2027-01")
-    basic_engage_effect: NonNegative = Field(0.1, description="ENGAGE × (1 + this) (assumption)")
+    tier: Literal["basic", "premium"] = Field("basic", description="Basic registration or Premium (perks)")
+    take_up_per_year: NonNegative = Field(
+        0.05, description="Yearly hazard at which eligible people register (assumption, 0.01–0.2)")
+    duration_months: Positive = Field(36.0, le=600, description="Months a registration lasts before it lapses unless renewed (assumption)")
+    basic_engage_effect: NonNegative = Field(0.1, description="Registered visitors' ENGAGE × (1 + this) (assumption)")
+    cost_per_registrant_year: NonNegative = Field(
+        2_000, description="Yen per registrant-year to run the register (assumption, 500–5,000)")
     min_activities: NonNegative = Field(3.0, description="Premium needs this many activities (visit-days) a year")
-    travel_perk_share: Share = Field(0.2, description="Share of the round trip paid as a perk (assumption)")
-    lodging_yen_per_day: NonNegative = Field(3_000, description="Lodging perk per visit-day (assumption)")
-    days_per_trip: float = Field(2.0, gt=0, description="Visit-days per round trip (assumption)")
-    premium_take_up: Share = Field(0.1, description="Share of eligible people who register Premium (assumption)")
+    travel_perk_share: Share = Field(0.2, description="Premium: share of the round trip paid as a perk (assumption)")
+    lodging_yen_per_day: NonNegative = Field(3_000, description="Premium: lodging perk per visit-day (assumption)")
+    days_per_trip: float = Field(2.0, gt=0, allow_inf_nan=False, description="Visit-days per round trip (assumption)")
+    annual_cap_yen: NonNegative = Field(
+        100_000, description="Premium: perks per registrant and fiscal year at most (assumption)")
     payer_national: Share = 0.5
     payer_municipality: Share = 0.5
 
-    def premium_classes(self, ctx: EffectContext) -> np.ndarray:
+    def premium_classes(self, ctx: RowContext) -> np.ndarray:
         """Cost classes of engaged types whose expected visit-days reach min_activities."""
         classes = ctx.visit_days_per_year >= self.min_activities
         classes[[0, 5]] = False  # not engaged
         return classes
 
-    def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:
-        strength = self.strength(masks["regions"], ctx)
-        effects.rate_mult[:, Transition.ENGAGE] *= 1.0 + self.basic_engage_effect * strength
-        perk = (self.premium_classes(ctx)[:, None, None] * strength[None, None, :] * self.travel_perk_share
-                * self.premium_take_up)
-        effects.cost_share *= 1.0 - perk
+    def perk_per_trip(self, masks: Masks, ctx: RowContext | EffectContext) -> np.ndarray:
+        """(R home, R host) yen of the travel perk per round trip of a Premium registrant (0 for Basic)."""
+        if self.tier == "basic":
+            return np.zeros_like(ctx.travel.cost_yen)
+        return self.travel_perk_share * ctx.travel.cost_yen * masks["regions"][None, :]
 
-    def claims(self, masks: Masks, ctx: LeverContext, record: StepRecord) -> np.ndarray:
-        strength = self.strength(masks["regions"], ctx)
-        days = record.visit_pairs[self.premium_classes(ctx)]          # (classes, R, R)
-        travel = (days * ctx.travel.cost_yen[None] * self.travel_perk_share / self.days_per_trip).sum(axis=(0, 1))
-        lodging = days.sum(axis=(0, 1)) * self.lodging_yen_per_day
-        return record.scale.people((travel + lodging) * strength * self.premium_take_up)
+    def row(self, masks: Masks, ctx: RowContext) -> ProgrammeRow:
+        n = len(masks["regions"])
+        homes = np.ones(n, dtype=bool)
+        if self.tier == "basic":
+            return ProgrammeRow(hosts=masks["regions"], homes=homes, stages=stage_mask(["visitor", "engaged", "dual"]),
+                                age_min=18.0, age_max=121.0, entry_stage=Stage.VISITOR,
+                                entry_type=EngagementType.PARTICIPATION, duration_months=self.duration_months,
+                                mult=multipliers({Transition.ENGAGE: 1.0 + self.basic_engage_effect}),
+                                visit_days_per_year=0.0)
+        # Premium: perks per trip and day; the kernel counts a registrant's days up to the yearly cap
+        # at the pair's value of a day (travel perk ÷ days per trip + lodging)
+        per_trip = self.perk_per_trip(masks, ctx) + self.lodging_yen_per_day * self.days_per_trip * masks["regions"][None, :]
+        return ProgrammeRow(hosts=masks["regions"], homes=homes, stages=stage_mask(["engaged", "dual"]),
+                            age_min=18.0, age_max=121.0, entry_stage=Stage.ENGAGED,
+                            entry_type=EngagementType.PARTICIPATION, duration_months=self.duration_months,
+                            mult=multipliers({}), visit_days_per_year=0.0, classes=self.premium_classes(ctx),
+                            relief_yen=self.perk_per_trip(masks, ctx), days_per_trip=self.days_per_trip,
+                            cap_yen_per_year=self.annual_cap_yen, cap_value_yen=per_trip)
+
+    def base_places(self, masks: Masks, ctx: EffectContext) -> np.ndarray:
+        return np.zeros(len(masks["regions"]))
+
+    def take_up(self, masks: Masks, ctx: EffectContext) -> np.ndarray:
+        return self.take_up_per_year * self.strength(masks["regions"], ctx)
+
+    def _perks(self, masks: Masks, ctx: LeverContext, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(days, yen) of Premium perks by host region from registrants' counted visit-days."""
+        if self.tier == "basic":
+            zero = np.zeros(len(masks["regions"]))
+            return zero, zero
+        per_day = self.perk_per_trip(masks, ctx) / self.days_per_trip + self.lodging_yen_per_day
+        counted = days * masks["regions"][None, :]
+        return counted.sum(axis=0), (counted * per_day).sum(axis=0)
+
+    def programme_claims(self, masks: Masks, ctx: LeverContext, participants: np.ndarray, entries: np.ndarray,
+                         days: np.ndarray, scale: "Scale") -> np.ndarray:
+        register = participants * self.cost_per_registrant_year * ctx.dt
+        return scale.people(register + self._perks(masks, ctx, days)[1])
+
+    def programme_counts(self, masks: Masks, ctx: LeverContext, participants: np.ndarray, entries: np.ndarray,
+                         days: np.ndarray, scale: "Scale") -> np.ndarray:
+        out = np.zeros((len(COUNTS), len(masks["regions"])))
+        perk_days, _ = self._perks(masks, ctx, days)
+        out[COUNT_INDEX["days"]] = scale.people(perk_days)
+        out[COUNT_INDEX["trips"]] = scale.people(perk_days / self.days_per_trip)
+        return out
 
 
 class AdoptionSupport(Lever):

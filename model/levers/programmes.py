@@ -12,18 +12,20 @@ entry, or per staff-year, so cost per outcome counts exactly whom the lever paid
 from __future__ import annotations
 
 from abc import abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
-from model.levers.base import EffectContext, Lever, LeverContext, LeverEffects, Masks
+from model.codes import N_CLASSES
+from model.levers.base import COUNTS, EffectContext, Lever, LeverContext, LeverEffects, Masks
 from model.levers.generic import TransitionName
 from model.schema import NonNegative, Positive, RegionSelector
 from model.stages import N_STAGES, N_TRANSITIONS, EngagementType, Stage, Transition
 
 if TYPE_CHECKING:
+    from model.regions import Travel
     from model.units import Scale
 
 StageName = Literal["none", "visitor", "engaged", "dual", "settled"]
@@ -45,6 +47,19 @@ class ProgrammeRow:
     duration_months: float
     mult: np.ndarray           # (transitions,) hazard multipliers while taking part
     visit_days_per_year: float  # extra visit-days per year while taking part
+    classes: np.ndarray = field(default_factory=lambda: np.ones(N_CLASSES, dtype=bool))  # cost classes that may enrol
+    relief_yen: np.ndarray | None = None  # (R home, R target) yen of each round trip the programme pays, None = 0
+    days_per_trip: float = 1.0  # visit-days per round trip (turns relief per trip into relief per day)
+    cap_yen_per_year: float = float("inf")  # yearly cap per participant of what is paid per day (`participant_days`)
+    cap_value_yen: np.ndarray | None = None  # (R, R) yen per round trip counted against the cap, None = relief_yen
+
+
+@dataclass(frozen=True)
+class RowContext:
+    """What a programme's fixed row may depend on: travel between regions and visit-days by cost class."""
+
+    travel: "Travel"
+    visit_days_per_year: np.ndarray  # (classes,) expected visit-days a year of an ENGAGED person (VISITOR if untyped)
 
 
 class ProgrammeLever(Lever):
@@ -56,7 +71,7 @@ class ProgrammeLever(Lever):
         0.0, description="Places × (1 + this · CKO quality) where a CKO leads (assumption; 0 = no CKO effect)")
 
     @abstractmethod
-    def row(self, masks: Masks) -> ProgrammeRow:
+    def row(self, masks: Masks, ctx: RowContext) -> ProgrammeRow:
         """The programme's fixed row."""
 
     @abstractmethod
@@ -67,10 +82,21 @@ class ProgrammeLever(Lever):
         """(R,) places a year in each host region this step."""
         return self.base_places(masks, ctx) * (1.0 + self.cko_places * effects.cko_quality)
 
+    def take_up(self, masks: Masks, ctx: EffectContext) -> np.ndarray:
+        """(R,) yearly hazard at which eligible people enrol by host region, whatever the places
+        (schemes that anyone eligible may use: subsidies, registration); default none."""
+        return np.zeros(len(masks["regions"]))
+
     @abstractmethod
     def programme_claims(self, masks: Masks, ctx: LeverContext, participants: np.ndarray, entries: np.ndarray,
-                         scale: "Scale") -> np.ndarray:
-        """(R,) yen for this step, from its participants and entries (simulated persons) by host region."""
+                         days: np.ndarray, scale: "Scale") -> np.ndarray:
+        """(R,) yen for this step, from its participants and entries (simulated persons) by host region
+        and its participants' visit-days `days` (R home, R host; within the row's yearly cap)."""
+
+    def programme_counts(self, masks: Masks, ctx: LeverContext, participants: np.ndarray, entries: np.ndarray,
+                         days: np.ndarray, scale: "Scale") -> np.ndarray:
+        """(len(COUNTS), R) what the step's claims paid for, in real units (default: nothing)."""
+        return np.zeros((len(COUNTS), len(masks["regions"])))
 
 
 def caseload_row(masks: Masks, stages: list[str], duration_months: float, mult: dict[Transition, float],
@@ -134,7 +160,7 @@ class Programme(ProgrammeLever):
             raise ValueError(f"age_max ({self.age_max:g}) must be above age_min ({self.age_min:g})")
         return self
 
-    def row(self, masks: Masks) -> ProgrammeRow:
+    def row(self, masks: Masks, ctx: RowContext) -> ProgrammeRow:
         return ProgrammeRow(hosts=masks["regions"], homes=masks["homes"], stages=stage_mask(self.stages), age_min=self.age_min,
                             age_max=self.age_max, entry_stage=Stage[self.entry_stage.upper()],
                             entry_type=EngagementType[self.entry_type.upper()],
@@ -145,5 +171,5 @@ class Programme(ProgrammeLever):
         return self.places_per_region_year * self.strength(masks["regions"], ctx)
 
     def programme_claims(self, masks: Masks, ctx: LeverContext, participants: np.ndarray, entries: np.ndarray,
-                         scale: "Scale") -> np.ndarray:
+                         days: np.ndarray, scale: "Scale") -> np.ndarray:
         return scale.people(participants * self.cost_per_place_year * ctx.dt + entries * self.cost_per_entry)
