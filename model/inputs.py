@@ -82,6 +82,10 @@ def programme_inputs(rows: list[ProgrammeRow], gravity: Gravity, n_regions: int,
     p, r = len(rows), n_regions
     cost_mult = np.ones((p, 2, r, r), dtype=np.float32)
     cap_days = np.full((p, r, r), np.inf, dtype=np.float32)
+    day_slot = np.full(p, -1, dtype=np.int64)
+    for q, row in enumerate(rows):
+        if row.relief_yen is not None or row.cap_value_yen is not None:  # pays per visit-day
+            day_slot[q] = day_slot.max() + 1
     for q, row in enumerate(rows):
         if row.relief_yen is not None:
             relief = row.relief_yen / 1e4
@@ -117,7 +121,7 @@ def programme_inputs(rows: list[ProgrammeRow], gravity: Gravity, n_regions: int,
         mult=np.array([row.mult for row in rows], dtype=float).reshape(p, N_TRANSITIONS),
         visit_rate=np.array([row.visit_days_per_year for row in rows], dtype=float),
         classes=np.array([row.classes for row in rows], dtype=np.uint8).reshape(p, N_CLASSES),
-        cost_mult=cost_mult, cap_days=cap_days,
+        cost_mult=cost_mult, cap_days=cap_days, day_slot=day_slot,
     )
 
 

@@ -148,6 +148,7 @@ class ProgrammeInputs(NamedTuple):
     cost_mult: np.ndarray     # (P, 2, R home, R target) float32 participants' ENGAGE / lapse cost-factor
                               # multipliers (travel cost a programme pays for them; 1 = none)
     cap_days: np.ndarray      # (P, R home, R target) visit-days a fiscal year counted in `participant_days`
+    day_slot: np.ndarray      # (P,) int64 row of `Tallies.participant_days` of a programme paying per visit-day, else -1
 
 
 class RunTables(NamedTuple):
@@ -195,22 +196,26 @@ class Tallies(NamedTuple):
     entries: np.ndarray        # (P, R) enrolments of the step by host region
     participants: np.ndarray   # (P, R) people taking part at the end of the step, by host region
     settler_exits: np.ndarray  # (2, cohorts) settlers who left (0) or died (1) in the step, by the step they settled
-    participant_days: np.ndarray  # (P, R home, R target) participants' visit-days of the step, within cap_days
+    participant_days: np.ndarray  # (D, R home, R target) participants' visit-days of the step within cap_days,
+                                  # for the D programmes that pay per visit-day (`ProgrammeInputs.day_slot`)
     chunk_by_target: np.ndarray   # (NCHUNK, R, stages, types) scratch: changes of by_target
     chunk_by_home: np.ndarray     # (NCHUNK, R, stages) scratch: changes of by_home
     chunk_flows: np.ndarray       # (NCHUNK, R, flows) scratch
     chunk_demand: np.ndarray      # (NCHUNK, R, 2) scratch
     chunk_programmes: np.ndarray  # (NCHUNK, 3, P, R) scratch: eligible, entries, participants
     chunk_settler_exits: np.ndarray  # (NCHUNK, 2, cohorts) scratch
-    chunk_participant_days: np.ndarray  # (NCHUNK, P, R, R) scratch: participants' visit-days
+    chunk_participant_days: np.ndarray  # (NCHUNK, D, R, R) scratch: participants' visit-days
     thread_pairs: np.ndarray      # (threads, classes, R, R) int32 scratch
 
     @classmethod
-    def zeros(cls, n_regions: int, n_programmes: int = 0, n_cohorts: int = 1) -> "Tallies":
-        """Empty tallies for `n_regions` regions and `n_programmes` programmes, with a visit-pair
-        slot for every Numba thread; settlers' exits are kept by settling step 0..n_cohorts-1 (a
-        run's steps; earlier or later steps are counted in the first or last)."""
+    def zeros(cls, n_regions: int, n_programmes: int = 0, n_cohorts: int = 1,
+              n_day_programmes: int | None = None) -> "Tallies":
+        """Empty tallies for `n_regions` regions and `n_programmes` programmes, of which
+        `n_day_programmes` (default all) pay per visit-day, with a visit-pair slot for every Numba
+        thread; settlers' exits are kept by settling step 0..n_cohorts-1 (a run's steps; earlier or
+        later steps are counted in the first or last)."""
         r, q = n_regions, n_programmes
+        d = q if n_day_programmes is None else n_day_programmes
         return cls(
             by_target=np.zeros((r, N_STAGES, N_TYPES), dtype=np.int64),
             by_home=np.zeros((r, N_STAGES), dtype=np.int64),
@@ -221,14 +226,14 @@ class Tallies(NamedTuple):
             entries=np.zeros((q, r), dtype=np.int64),
             participants=np.zeros((q, r), dtype=np.int64),
             settler_exits=np.zeros((2, n_cohorts), dtype=np.int64),
-            participant_days=np.zeros((q, r, r)),
+            participant_days=np.zeros((d, r, r)),
             chunk_by_target=np.zeros((NCHUNK, r, N_STAGES, N_TYPES), dtype=np.int64),
             chunk_by_home=np.zeros((NCHUNK, r, N_STAGES), dtype=np.int64),
             chunk_flows=np.zeros((NCHUNK, r, N_FLOWS), dtype=np.int64),
             chunk_demand=np.zeros((NCHUNK, r, 2)),
             chunk_programmes=np.zeros((NCHUNK, 3, q, r), dtype=np.int64),
             chunk_settler_exits=np.zeros((NCHUNK, 2, n_cohorts), dtype=np.int64),
-            chunk_participant_days=np.zeros((NCHUNK, q, r, r)),
+            chunk_participant_days=np.zeros((NCHUNK, d, r, r)),
             thread_pairs=np.zeros((numba.config.NUMBA_NUM_THREADS, N_CLASSES, r, r), dtype=np.int32),
         )
 
@@ -746,12 +751,12 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
                 tie_i += ftie_gain * np.float32(days)
                 people.visit_days[i] = min(np.int64(people.visit_days[i]) + days, 65535)
                 pairs[cls, h0, t0] += days
-                if q >= 0 and not entered:  # a participant's days within the programme's yearly cap
+                if q >= 0 and not entered and programmes.day_slot[q] >= 0:  # days within the yearly cap
                     after = np.float64(people.visit_days[i])
                     cap = np.float64(programmes.cap_days[q, h0, t0])
                     counted = min(after, cap) - min(after - days, cap)
                     if counted > 0.0:
-                        tallies.chunk_participant_days[c, q, h0, t0] += counted
+                        tallies.chunk_participant_days[c, programmes.day_slot[q], h0, t0] += counted
 
         ns, h, t, k = s, h0, t0, k0
         if entered:  # enrolling is the person's event of the step

@@ -88,7 +88,11 @@ class RelationModel(mesa.Model):
         self.people, self._engage_norm = synthesise(cfg, self.table, self.travel, self.inputs.gravity, self.draws)
         self._class_visit_days = self.inputs.visit_days_per_class()
         self._effects_key: tuple = ((), b"")
-        self.tallies = kernel.Tallies.zeros(R, len(self.levers.slots), self.n_steps + 1)
+        day_slot = self.inputs.programmes.day_slot
+        self.tallies = kernel.Tallies.zeros(R, len(self.levers.slots), self.n_steps + 1,
+                                            int(np.count_nonzero(day_slot >= 0)))
+        #: participants' visit-days by programme slot (zero for programmes that pay nothing per day)
+        self._participant_days = np.zeros((len(day_slot), R, R))
         self._area = area_codes(self.table.metro_areas)
         kernel.tally(self.people.arrays(), self.counts_by_target, self.counts_by_home)
         if self.levers.slots:
@@ -183,11 +187,18 @@ class RelationModel(mesa.Model):
         if k + 1 >= self.n_steps:
             self.running = False
 
+    def _participant_days_by_slot(self) -> np.ndarray:
+        """(programmes, R, R) this step's counted visit-days of each programme's participants."""
+        day_slot = self.inputs.programmes.day_slot
+        tracked = day_slot >= 0
+        self._participant_days[tracked] = self.tallies.participant_days[day_slot[tracked]]
+        return self._participant_days
+
     def _step_record(self, month: str) -> StepRecord:
         """This step's visit-days, flows and (when a lever needs them) settlers."""
         record = StepRecord(visit_pairs=self.visit_pairs, flows=self.last_flows, scale=self.scale,
                             participants=self.tallies.participants, entries=self.tallies.entries,
-                            participant_days=self.tallies.participant_days)
+                            participant_days=self._participant_days_by_slot())
         if self.levers.needs_settlers(month):
             p = self.people
             new = np.flatnonzero((p.stage[: p.n] == Stage.SETTLED) & (p.steps_in_stage[: p.n] == 0))
