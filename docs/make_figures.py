@@ -1,7 +1,8 @@
 """Regenerate the README's figures in docs/img/ (`uv run python docs/make_figures.py`, about a minute).
 
 The default scenario at 1,000 adults per agent (about 105,000 agents), three replications, and a
-comparison of three levers with the baseline on shared seeds, five paired replications.
+comparison of three levers (relocation grant, dual-residence support, 地域おこし協力隊) with the baseline
+on shared seeds, five paired replications.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def main() -> None:
                                           title="relationship population by prefecture (baseline, 2035-04)"),
                    OUT / "map_en.png")
     policies = [load_scenario(OUT.parents[1] / "scenarios" / f"{name}.toml", overrides=SCALE)
-                for name in ("policy_cko", "policy_intermediary", "policy_relocation_grant")]
+                for name in ("policy_relocation_grant", "policy_dual_residence", "programme_kyoryokutai")]
     figures.finish(figures.lever_comparison(compare(baseline, policies, reps=5), lang="en"), OUT / "levers_en.png")
 
 
