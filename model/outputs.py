@@ -319,30 +319,27 @@ class History:
         """Money the levers move besides programme spending (`LEDGER`), per step, lever, region (where
         it falls) and item: step, date, fiscal_year (年度 of the step's first day), lever, kind, region,
         item, payer (who bears it as a public cost, or empty), yen. Rows with money only."""
-        cube = self.ledger[: self.last + 1]
-        step, lever, k, region = np.nonzero(cube)
-        first = self.dates[np.maximum(step - 1, 0)]
-        df = pd.DataFrame({
-            "step": step.astype(np.int64),
-            "fiscal_year": np.where(first.month >= 4, first.year, first.year - 1).astype(np.int64),
-            "lever": [self.lever_labels[i] for i in lever], "kind": [self.lever_kinds[i] for i in lever],
-            "region": self.codes[region], "item": [LEDGER[i].name for i in k],
-            "payer": [LEDGER[i].payer or "" for i in k], "yen": cube[step, lever, k, region]})
-        return self._finish(df, ["step", "lever", "region", "item"], {"item": [i.name for i in LEDGER]})
+        return self._lever_items(self.ledger, LEDGER, "yen", payer=lambda k: [LEDGER[i].payer or "" for i in k])
 
     def counts_frame(self) -> pd.DataFrame:
         """What spending paid for (`COUNTS`: cases, persons, children, trips, days) per step, lever and
         region: step, date, fiscal_year (年度 of the step's first day), lever, kind, region, item, value
         (real units; rows with a count only)."""
-        cube = self.counts[: self.last + 1]
+        return self._lever_items(self.counts, COUNTS, "value")
+
+    def _lever_items(self, store: np.ndarray, items, value: str, **extra) -> pd.DataFrame:
+        """Tidy rows of a (steps, levers, items, R) store, nonzero cells only; `extra` columns are
+        functions of the item indices."""
+        cube = store[: self.last + 1]
         step, lever, k, region = np.nonzero(cube)
         first = self.dates[np.maximum(step - 1, 0)]
         df = pd.DataFrame({
             "step": step.astype(np.int64),
             "fiscal_year": np.where(first.month >= 4, first.year, first.year - 1).astype(np.int64),
             "lever": [self.lever_labels[i] for i in lever], "kind": [self.lever_kinds[i] for i in lever],
-            "region": self.codes[region], "item": [COUNTS[i].name for i in k], "value": cube[step, lever, k, region]})
-        return self._finish(df, ["step", "lever", "region", "item"], {"item": [i.name for i in COUNTS]})
+            "region": self.codes[region], "item": [items[i].name for i in k],
+            **{name: column(k) for name, column in extra.items()}, value: cube[step, lever, k, region]})
+        return self._finish(df, ["step", "lever", "region", "item"], {"item": [i.name for i in items]})
 
     def revenue_frame(self) -> pd.DataFrame:
         """Revenue to regions because of a lever (e.g. ふるさと納税) per step: step, date, lever, region, yen."""

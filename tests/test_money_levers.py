@@ -3,7 +3,6 @@ trip within the yearly cap, ふるさと住民登録 Basic/Premium per registran
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,26 +11,11 @@ import pytest
 
 from model import RelationModel, ScenarioError, load_scenario
 from model.codes import PersonFlag
-from model.kernel import PersonArrays
 from model.levers import COUNTS, RelocationGrant, StepRecord
 from model.levers.base import COUNT_INDEX
 from model.relation_model import fiscal_year
 from model.units import Scale
-
-REPO = Path(__file__).resolve().parents[1]
-UNLIMITED = {"capacity.kakawarishiro_per_1000_adults_month": float("inf"),
-             "capacity.housing_share_of_vacant_per_year": float("inf")}
-STATE = [f for f in PersonArrays._fields if f not in ("flags", "programme", "enrolled_at")]
-
-
-def run(path: str, steps: int | None = None, rng: int = 5, **overrides) -> RelationModel:
-    sc = load_scenario(REPO / path, overrides={"run.people_per_agent": 1000, "run.horizon_years": 3, **overrides})
-    m = RelationModel(scenario=sc, rng=rng)
-    if steps is None:
-        m.run()
-    elif steps:
-        m.run_for(steps)
-    return m
+from tests.test_programmes import REPO, STATE, UNLIMITED, run  # the programme tests' helpers
 
 
 def grant_record(children: list[int], ppa: float = 1.0) -> StepRecord:

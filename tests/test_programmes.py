@@ -23,7 +23,7 @@ def run(path: str, steps: int | None = None, rng: int = 5, **overrides) -> Relat
     m = RelationModel(scenario=sc, rng=rng)
     if steps is None:
         m.run()
-    else:
+    elif steps:
         m.run_for(steps)
     return m
 
