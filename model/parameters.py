@@ -19,6 +19,7 @@ from mesa.experimental.scenarios import Scenario
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from model.levers.registry import LEVER_SPECS, LeverSpec
+from model.priors import CalibrationSettings
 from model.paths import default_scenario
 from model.schema import Capacity, NonNegative, Positive, ScenarioError, Share, check_month
 from model.schema import Section as _Section
@@ -360,6 +361,7 @@ class ScenarioConfig(_Section):
     adoption: AdoptionSettings = AdoptionSettings()
     outcomes: OutcomeSettings = OutcomeSettings()
     levers: list[LeverSpec] = Field(default_factory=list)
+    calibration: CalibrationSettings = CalibrationSettings()
 
     @model_validator(mode="after")
     def _programmes_fit_the_horizon(self) -> "ScenarioConfig":
@@ -369,6 +371,25 @@ class ScenarioConfig(_Section):
             if duration is not None and duration > months:
                 raise ValueError(f"levers.{i}.duration_months ({duration:g}) is longer than the horizon "
                                  f"({months:g} months)")
+        return self
+
+    @model_validator(mode="after")
+    def _priors_name_numbers(self) -> "ScenarioConfig":
+        values = self.model_dump(mode="python")
+        for key in self.calibration.priors:
+            if key.split(".")[0] in ("run", "calibration"):
+                raise ValueError(f"calibration.priors.{key}: run and calibration settings are not free parameters")
+            node: Any = values
+            for part in key.split("."):
+                if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                    node = node[int(part)]
+                elif isinstance(node, dict) and part in node:
+                    node = node[part]
+                else:
+                    raise ValueError(f"calibration.priors.{key}: no such scenario value (write a dotted key "
+                                     "such as rates.settle or levers.0.take_up)")
+            if isinstance(node, bool) or not isinstance(node, (int, float)):
+                raise ValueError(f"calibration.priors.{key}: a prior needs a single number, the key holds {node!r}")
         return self
 
     @model_validator(mode="after")
