@@ -197,7 +197,7 @@ def validate(frame: pd.DataFrame, source: str,
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             allowed = "finite numbers ≥ 0" if column == WEIGHT else "finite numbers (no NaN, no infinity)"
-            raise ScenarioError(source, column, f"draw {int(out[DRAW].iloc[i])} has {values[i]!r} "
+            raise ScenarioError(source, column, f"draw {int(out[DRAW].iloc[i])} has {float(values[i])!r} "
                                 f"({int(bad.sum())} bad row(s) in all); allowed: {allowed}")
         out[column] = values
     total = float(out[WEIGHT].sum())
