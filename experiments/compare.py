@@ -178,8 +178,9 @@ def posterior_difference_summary(diffs: np.ndarray, draws: int, seeds: int, prec
     means = y.mean(axis=1)
     mean = float(y.mean())
     low, high = mean_interval(means)
-    sd = float(y.std(ddof=1)) if n >= 2 else math.nan
-    sd_draws = float(means.std(ddof=1)) if draws >= 2 else math.nan
+    spread = y - y.flat[0]          # equal differences give a spread of exactly 0, not rounding noise
+    sd = float(spread.std(ddof=1)) if n >= 2 else math.nan
+    sd_draws = float(spread.mean(axis=1).std(ddof=1)) if draws >= 2 else math.nan
     parts = variance_parts(y)
     share_p, share_s = parts.shares
     status = effect_status(low, high)
@@ -197,6 +198,8 @@ def posterior_difference_summary(diffs: np.ndarray, draws: int, seeds: int, prec
                      "than their seeds do)")
     if mean == 0 and sd == 0:
         notes.append("identical to the baseline in every replication")
+    elif sd == 0:
+        notes.append("the same difference in every replication: no spread to split")
     elif mean == 0:
         notes.append("mean difference is zero: no width to aim for")
 

@@ -339,6 +339,7 @@ def variance_parts(values: np.ndarray) -> VarianceParts:
     y = np.asarray(values, dtype=float)
     if y.ndim != 2 or y.size == 0:
         raise ValueError(f"values must be a non-empty draws × seeds array, got shape {y.shape}")
+    y = y - y.flat[0]        # the same spread; equal values give exactly 0, not rounding noise of their mean
     d, k = y.shape
     means = y.mean(axis=1)
     within = float(((y - means[:, None]) ** 2).sum() / (d * (k - 1))) if k >= 2 else math.nan

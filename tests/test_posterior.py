@@ -79,6 +79,8 @@ def test_variance_parts_clamp_and_what_cannot_be_estimated():
     assert math.isnan(variance_parts(np.ones((3, 1))).within)                # one seed per draw
     assert math.isnan(variance_parts(np.ones((1, 3))).between)               # one draw
     assert all(math.isnan(s) for s in variance_parts(np.zeros((3, 2))).shares)   # no spread at all
+    same = variance_parts(np.full((10, 2), 3.6e9))     # equal values: no rounding noise of their mean
+    assert same.between == same.within == 0 and all(math.isnan(s) for s in same.shares)
 
 
 # --- the file, its reader and writer -------------------------------------------------------------
