@@ -53,6 +53,12 @@ interval, paired sd, replications needed, status and a note for every missing va
 .parquet (public cost by payer, the ledger of money moved besides spending, yen per additional settler
 and engaged person-year with their status), transfers.csv and .parquet (the ledger by fiscal year,
 item, payer and where it falls), series.parquet, runs.parquet and comparison.png.
+
+with --posterior FILE --draws D, D parameter sets are resampled from the posterior by weight and each
+runs on --reps seeds (default 2); policy and baseline share the draw and the seed. table gains draws,
+seeds_per_draw, sd_parameter, sd_stochastic, share_parameter and share_stochastic (the variance of the
+mean difference split between draws and seeds; one-way random-effects ANOVA), and the interval is
+taken over the draws; runs.parquet records each replication's draw and parameter values.
 """
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                          epilog=COMPARE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     cmp.add_argument("baseline", help="baseline scenario TOML")
     cmp.add_argument("policies", nargs="+", metavar="POLICY", help="policy scenario TOML files")
-    cmp.add_argument("--reps", type=arguments.positive_int, default=5, metavar="N", help="replications (default 5)")
+    cmp.add_argument("--reps", type=arguments.positive_int, default=None, metavar="N",
+                     help="replications (default 5); with --posterior, seeds per draw (default 2)")
     cmp.add_argument("--seed", type=arguments.seed, default=None, metavar="S", help="root seed (default: the baseline's)")
     cmp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                      help="override a value in the baseline and every policy (repeatable)")
@@ -89,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="output folder (default: results/compare_<baseline>/)")
     cmp.add_argument("--precision", type=arguments.positive_float, default=0.1, metavar="P",
                      help="report the replications an interval of ± P × the mean effect needs (default 0.1)")
+    cmp.add_argument("--posterior", metavar="FILE", default=None,
+                     help="posterior file (Parquet: draw, weight, one column per parameter; written by kankei "
+                          "calibrate): parameter uncertainty in the interval, split from seed noise")
+    cmp.add_argument("--draws", type=arguments.positive_int, default=None, metavar="N",
+                     help="with --posterior: parameter sets resampled from it, each run on --reps seeds (default 10)")
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")
     cmp.set_defaults(func=cmd_compare)
     register_sweep_commands(sub)
@@ -144,7 +156,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from experiments.atomic import atomic_folder, check_output_folder
-    from experiments.compare import compare
+    from experiments.compare import compare, posterior_options
     from experiments.compare_text import format_comparison
     from experiments.plots import plot_comparison
     from experiments.provenance import code_version, package_versions, parameter_hash
@@ -154,12 +166,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     baseline = load_scenario(args.baseline, overrides=overrides)
     policies = [load_scenario(p, overrides=overrides) for p in args.policies]
     check_comparable(baseline, policies)
+    posterior, draws, reps = posterior_options(args.posterior, args.draws, args.reps, overrides, baseline, policies)
     out_dir = check_output_folder(Path(args.out) if args.out else results_dir() / f"compare_{baseline.name}",
                                   "compare")
-    total = args.reps * (1 + len(policies))
+    total = reps * (draws or 1) * (1 + len(policies))
     with tqdm(total=total, desc="runs", unit="run", disable=True if args.quiet else None, file=sys.stderr) as bar:
-        result = compare(baseline, policies, reps=args.reps, seed=args.seed, progress=bar.update,
-                         precision=args.precision)
+        result = compare(baseline, policies, reps=reps, seed=args.seed, progress=bar.update,
+                         precision=args.precision, posterior=posterior, draws=draws)
     with atomic_folder(out_dir, "compare") as tmp:
         for name in ("table", "cost", "series", "runs", "transfers"):
             frame = getattr(result, name)
@@ -167,10 +180,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
             if name in ("table", "cost", "transfers"):
                 frame.to_csv(tmp / f"{name}.csv", index=False)
         plot_comparison(result, tmp / "comparison.png")
-        info = {"baseline": baseline.source, "policies": [p.source for p in policies], "reps": args.reps,
+        info = {"baseline": baseline.source, "policies": [p.source for p in policies], "reps": reps,
                 "seed": args.seed, "overrides": {k: str(v) for k, v in overrides.items()},
                 "code_version": code_version(), "packages": package_versions(),
                 "parameter_hashes": {s.name: parameter_hash(s.config) for s in (baseline, *policies)}}
+        if result.posterior is not None:
+            info["posterior"] = result.posterior
         (tmp / "manifest.json").write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
     print("\n" + format_comparison(result, baseline.name, args.precision))
     print(f"\nwrote {out_dir}")

@@ -6,6 +6,20 @@ in an outcome is taken per seed and summarised across replications: the mean, it
 bootstrap interval of the mean (`experiments.intervals`; none with fewer than 3 replications), the
 replications a given width would need, and a status that says whether the effect is
 distinguishable from zero. Cost per outcome follows the one rule of `experiments.intervals`.
+
+With a posterior (`experiments.posterior`, `kankei compare --posterior FILE --draws D`), parameter
+uncertainty enters too: D parameter sets are resampled from the posterior by weight, each runs on
+K = `reps` seeds of its own (D·K replications), and in each replication the policy and its baseline
+share both the draw and the seed. The paired differences then vary for two reasons, and each
+outcome's row splits their variance by a one-way random-effects analysis of variance (method of
+moments, `experiments.posterior.variance_parts`): a parameter part (between draws) and a stochastic
+part (within a draw, between its seeds); `share_parameter` and `share_stochastic` are their shares of
+the variance of the mean difference, i.e. of the interval's squared width. The interval is the same
+expanded-percentile bootstrap, applied to the D draws' mean differences (each draw's seeds resampled
+together): the draws are independent, and a draw's mean carries both its parameter and its seed
+noise, so resampling draws holds both parts, while resampling seeds as well would count the seed
+noise twice (Davison & Hinkley, *Bootstrap Methods and their Application*, 1997, §3.8; Field &
+Welsh, J. R. Statist. Soc. B 69(3), 2007). docs/experiments.md "Parameter uncertainty" has the details.
 """
 
 from __future__ import annotations
@@ -17,11 +31,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from experiments.intervals import (INTERVAL_LABEL, cost_per_outcome, effect_status, mean_interval,
-                                   replications_for_width, status_text)
+from experiments.intervals import (INTERVAL_LABEL, LEVEL, MIN_REPS, RESAMPLES, cost_per_outcome, effect_status,
+                                   mean_interval, replications_for_width, status_text)
 from experiments.outcomes import LEDGER_OUTCOMES, RunView, summarise
+from experiments.posterior import Posterior, draw_seed, variance_parts
 from experiments.runs import replication_seeds
 from model import KankeiScenario, RelationModel
+from model.schema import ScenarioError
 from model.levers.base import PAYERS
 from model.stages import Flow, Stage
 
@@ -34,6 +50,14 @@ PRICED = (("settlers_total", "yen_per_additional_settler", "settler_cost_status"
           ("engaged_person_years", "yen_per_additional_engaged_person_year", "engaged_person_year_cost_status"))
 PRECISION = 0.1   # default target: an interval of ± this share of the mean effect
 INSIDE, ELSEWHERE = "policy regions", "elsewhere"
+REPS = 5                  # replications without a posterior
+DRAWS, SEEDS_PER_DRAW = 10, 2   # with a posterior: parameter draws, and seeds (replications) per draw
+POSTERIOR_INTERVAL_LABEL = (f"{LEVEL:.0%} bootstrap interval of the mean paired difference over posterior draws "
+                            f"(expanded percentile, {RESAMPLES:,} resamples of the draws' mean differences; each "
+                            "draw's seeds stay together)")
+#: the columns a posterior adds to the comparison table
+POSTERIOR_COLUMNS = ("draws", "seeds_per_draw", "sd_parameter", "sd_stochastic", "share_parameter",
+                     "share_stochastic")
 
 
 def policy_regions(model: RelationModel) -> np.ndarray:
@@ -60,6 +84,7 @@ class Comparison:
     runs: pd.DataFrame        # every run's outcomes: policy, rep, seed, outcome columns
     transfers: pd.DataFrame = field(default_factory=pd.DataFrame)
     #                           policy, fiscal_year, item, payer, where (policy regions / elsewhere), yen (mean)
+    posterior: dict | None = None   # with a posterior: its description, draws and seeds per draw
 
 
 def difference_summary(diffs: np.ndarray, precision: float = PRECISION) -> dict[str, float | str]:
@@ -128,41 +153,191 @@ def participation(base: RelationModel, pol: RelationModel) -> dict[str, float]:
     return {name: float(pol.scale.people(int(c))) for name, c in zip(PARTICIPATION, counts)}
 
 
-def compare(baseline: KankeiScenario, policies: list[KankeiScenario], reps: int = 5, seed: int | None = None,
-            progress: Callable[[int], None] | None = None, precision: float = PRECISION) -> Comparison:
-    """Run every policy paired with the baseline on `reps` shared seeds and summarise the differences;
-    `precision` sets the width asked of `reps_for_precision` (± that share of the mean effect)."""
+def posterior_difference_summary(diffs: np.ndarray, draws: int, seeds: int, precision: float = PRECISION,
+                                 point: bool = False) -> dict[str, float | str]:
+    """`difference_summary` for replications over posterior draws: `diffs` in replication order
+    (draw d's seeds k at d·seeds + k). The mean is over all replications; the interval is the
+    expanded-percentile bootstrap of the draws' mean differences (none with fewer than 3 draws); the
+    variance is split into a parameter and a stochastic part (`variance_parts`, shares of the variance
+    of the mean); `reps_for_precision` and `reps_to_exclude_zero` count replications at `seeds` per draw.
+
+    A `point` posterior (every particle the same values) has no parameter part: its replications are
+    then independent seeds of one parameter set and are summarised as without a posterior.
+    """
+    y = np.asarray(diffs, dtype=float).reshape(draws, seeds)
+    n = y.size
+    if point:
+        out = difference_summary(y.ravel(), precision)
+        sd = out["sd"]
+        share = (0.0, 1.0) if math.isfinite(sd) and sd > 0 else (math.nan, math.nan)
+        out.update(draws=draws, seeds_per_draw=seeds, sd_parameter=0.0, sd_stochastic=sd,
+                   share_parameter=share[0], share_stochastic=share[1])
+        out["note"] = "; ".join(filter(None, [out["note"], "every posterior particle has the same parameter values: "
+                                              "no parameter part"]))
+        return _ordered(out)
+    means = y.mean(axis=1)
+    mean = float(y.mean())
+    low, high = mean_interval(means)
+    spread = y - y.flat[0]          # equal differences give a spread of exactly 0, not rounding noise
+    sd = float(spread.std(ddof=1)) if n >= 2 else math.nan
+    sd_draws = float(spread.mean(axis=1).std(ddof=1)) if draws >= 2 else math.nan
+    parts = variance_parts(y)
+    share_p, share_s = parts.shares
+    status = effect_status(low, high)
+    notes = []
+    if status == "no_interval":
+        notes.append(f"no interval estimated: fewer than {MIN_REPS} posterior draws ({draws})")
+    elif status in ("not_distinguishable", "negative"):
+        notes.append(f"{status_text(status, n)} ({draws} draws × {seeds} seeds)")
+    if seeds < 2:
+        notes.append("one seed per draw: the parameter and stochastic parts cannot be separated")
+    elif draws < 2:
+        notes.append("one draw: the parameter part cannot be estimated")
+    elif parts.clamped:
+        notes.append("parameter part set to 0: its moment estimate was negative (the draws' means differ less "
+                     "than their seeds do)")
+    if mean == 0 and sd == 0:
+        notes.append("identical to the baseline in every replication")
+    elif sd == 0:
+        notes.append("the same difference in every replication: no spread to split")
+    elif mean == 0:
+        notes.append("mean difference is zero: no width to aim for")
+
+    def reps_for(width: float) -> float:
+        return seeds * replications_for_width(sd_draws, width)
+
+    return _ordered({"difference": mean, "low": low, "high": high, "sd": sd, "reps": n, "draws": draws,
+                     "seeds_per_draw": seeds, "sd_parameter": math.sqrt(parts.between),
+                     "sd_stochastic": math.sqrt(parts.within), "share_parameter": share_p,
+                     "share_stochastic": share_s, "status": status,
+                     "reps_for_precision": reps_for(2 * precision * abs(mean)),
+                     "reps_to_exclude_zero": reps_for(2 * abs(mean)), "note": "; ".join(notes)})
+
+
+def _ordered(row: dict) -> dict:
+    first = ("difference", "low", "high", "sd", "reps", *POSTERIOR_COLUMNS, "status", "reps_for_precision",
+             "reps_to_exclude_zero", "note")
+    return {k: row[k] for k in first}
+
+
+@dataclass(frozen=True)
+class Replication:
+    """One paired replication: its index, seed and, with a posterior, its draw."""
+
+    rep: int
+    seed: int
+    slot: int | None = None     # which of the D posterior draws (0..D−1)
+    draw: int | None = None     # that draw's particle id (the posterior file's `draw`)
+
+
+def replications(root: int, reps: int, posterior: Posterior | None = None,
+                 draws: int | None = None) -> list[Replication]:
+    """The replications of a comparison: `reps` seeds spawned from `root`; with a posterior, `draws`
+    particles resampled by weight (seeded by `draw_seed(root)`), each on `reps` seeds of its own
+    (replication d·reps + k is draw d's seed k; seeds are spawned for replications 0..draws·reps−1)."""
+    if posterior is None:
+        return [Replication(r, s) for r, s in enumerate(replication_seeds(root, reps))]
+    d_count = DRAWS if draws is None else draws
+    ids = posterior.indices(d_count, draw_seed(root))
+    seeds = replication_seeds(root, d_count * reps)
+    return [Replication(d * reps + k, seeds[d * reps + k], d, int(ids[d]))
+            for d in range(d_count) for k in range(reps)]
+
+
+def posterior_options(path: str | None, draws: int | None, reps: int | None, overrides: dict,
+                      baseline: KankeiScenario, policies: list[KankeiScenario]) -> tuple[Posterior | None, int | None, int]:
+    """`kankei compare`'s --posterior, --draws and --reps, checked before any run: (posterior or None,
+    draws, replications per draw or in all). The posterior is validated against the baseline and every
+    policy; a parameter it draws may not be fixed by --set, nor differ between a policy and the baseline
+    (each draw sets it in both, so the policy's own value would be lost)."""
+    if path is None:
+        if draws is not None:
+            raise ScenarioError("--draws", str(draws), "needs --posterior FILE: draws are parameter sets resampled "
+                                "from a posterior")
+        return None, None, REPS if reps is None else reps
+    from experiments.posterior import load_posterior
+
+    post = load_posterior(path, [baseline, *policies])
+    for key in overrides:
+        if key in post.parameters:
+            raise ScenarioError("--set", key, f"is a parameter of the posterior {path}: each draw sets it; remove it "
+                                "from --set")
+    base = baseline.config.model_dump(mode="python")
+    for policy in policies:
+        own = policy.config.model_dump(mode="python")
+        for key in post.parameters:
+            a, b = _leaf(base, key), _leaf(own, key)
+            if a != b:
+                raise ScenarioError(policy.source, key, f"is {b!r} here and {a!r} in the baseline, and it is a "
+                                    f"parameter of the posterior {path}: each draw sets it in both, so the policy's "
+                                    "own value would be lost. Compare on the baseline's value or drop the column")
+    return post, DRAWS if draws is None else draws, SEEDS_PER_DRAW if reps is None else reps
+
+
+def _leaf(config: dict, key: str):
+    node = config
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def compare(baseline: KankeiScenario, policies: list[KankeiScenario], reps: int | None = None,
+            seed: int | None = None, progress: Callable[[int], None] | None = None, precision: float = PRECISION,
+            posterior: Posterior | None = None, draws: int | None = None) -> Comparison:
+    """Run every policy paired with the baseline on `reps` shared seeds (default 5) and summarise the
+    differences; `precision` sets the width asked of `reps_for_precision` (± that share of the mean effect).
+
+    With a `posterior`: `draws` parameter sets (default 10) are resampled from it and each runs on
+    `reps` seeds (default 2); policy and baseline share the draw and the seed of every replication;
+    the table gains `POSTERIOR_COLUMNS` (`posterior_difference_summary`), and the runs and series
+    record each replication's draw (`draw_slot`, `draw`) and the runs its parameter values.
+    """
     root = baseline.config.run.seed if seed is None else seed
-    seeds = replication_seeds(root, reps)
+    if reps is None:
+        reps = REPS if posterior is None else SEEDS_PER_DRAW
+    plan = replications(root, reps, posterior, draws)
+    scenarios: dict[tuple[int, int | None], KankeiScenario] = {}
+    for i, sc in enumerate((baseline, *policies)):     # every drawn scenario validated before any run
+        for rep in plan:
+            if (i, rep.draw) not in scenarios:
+                scenarios[i, rep.draw] = sc if posterior is None else posterior.apply(sc, rep.draw)
     rows, series, books = [], [], []
-    for rep, s in enumerate(seeds):
-        base = RelationModel(scenario=baseline, rng=s)
+    for rep in plan:
+        s = rep.seed
+        base = RelationModel(scenario=scenarios[0, rep.draw], rng=s)
         base.run()
         if progress:
             progress(1)
-        for policy in policies:
-            pol = RelationModel(scenario=policy, rng=s)
+        drawn = {} if posterior is None else {"draw_slot": rep.slot, "draw": rep.draw}
+        for i, policy in enumerate(policies, start=1):
+            pol = RelationModel(scenario=scenarios[i, rep.draw], rng=s)
             pol.run()
             if progress:
                 progress(1)
             mask = policy_regions(pol)
             b, p = run_outcomes(base, mask), run_outcomes(pol, mask)
-            rows.append({"policy": policy.name, "rep": rep, "seed": s,
+            values = {} if posterior is None else posterior.values(rep.draw)
+            rows.append({"policy": policy.name, "rep": rep.rep, "seed": s, **drawn, **values,
                          **{f"baseline_{k}": v for k, v in b.items()}, **p, **participation(base, pol)})
             vb, vp = RunView(base, mask), RunView(pol, mask)
             series.append(pd.DataFrame({
-                "policy": policy.name, "rep": rep, "step": np.arange(pol.n_steps + 1), "date": pol.dates,
+                "policy": policy.name, "rep": rep.rep, **drawn, "step": np.arange(pol.n_steps + 1), "date": pol.dates,
                 "engaged_difference": vp.engaged() - vb.engaged(),
                 "settled_difference": np.cumsum(vp.flow_series(Flow.SETTLE)) - np.cumsum(vb.flow_series(Flow.SETTLE)),
             }))
             books.append(_ledger_rows(pol, mask).assign(policy=policy.name))
     runs = pd.DataFrame(rows)
+    n_draws = None if posterior is None else len(plan) // reps
+    point = posterior is not None and posterior.is_point
     table_rows, cost_rows = [], []
     for name, g in runs.groupby("policy", sort=False):
+        g = g.sort_values("rep", kind="stable")
         for outcome in COMPARED:
             diff = (g[outcome] - g[f"baseline_{outcome}"]).to_numpy()
+            summary = (difference_summary(diff, precision) if posterior is None else
+                       posterior_difference_summary(diff, n_draws, reps, precision, point))
             table_rows.append({"policy": name, "outcome": outcome, "baseline": g[f"baseline_{outcome}"].mean(),
-                               "policy_value": g[outcome].mean(), **difference_summary(diff, precision)})
+                               "policy_value": g[outcome].mean(), **summary})
         cost_rows.append({
             "policy": name, "spending_yen": g["spending_yen"].mean(),
             **{f"{payer}_yen": g[f"spending_{payer}_yen"].mean() for payer in PAYERS},
@@ -180,7 +355,10 @@ def compare(baseline: KankeiScenario, policies: list[KankeiScenario], reps: int 
     if not transfers.empty:
         transfers = (transfers.groupby(["policy", "fiscal_year", "item", "payer", "where"], observed=True,
                                        sort=False, as_index=False)["yen"].sum())
-        transfers["yen"] /= reps
-    table.attrs["interval"] = INTERVAL_LABEL
+        transfers["yen"] /= len(plan)
+    table.attrs["interval"] = INTERVAL_LABEL if posterior is None or point else POSTERIOR_INTERVAL_LABEL
+    info = None if posterior is None else {
+        **posterior.describe(), "draws": n_draws, "seeds_per_draw": reps, "draw_seed": draw_seed(root),
+        "drawn": [plan[d * reps].draw for d in range(n_draws)]}
     return Comparison(table=table, cost=cost, series=pd.concat(series, ignore_index=True), runs=runs,
-                      transfers=transfers)
+                      transfers=transfers, posterior=info)

@@ -43,17 +43,26 @@ def label(outcome: str) -> str:
     return f"{OUTCOMES[outcome].ja} {outcome}"
 
 
+def share(value: float) -> str:
+    """A share as a whole percentage; '—' for NaN."""
+    return f"{value:.0%}" if math.isfinite(value) else "—"
+
+
 def _differences(g: pd.DataFrame, precision: float) -> str:
     level = f"{LEVEL:.0%} interval"
+    shares = "share_parameter" in g.columns      # a comparison over posterior draws
     rows = []
     for r in g.itertuples():
         money = r.outcome.endswith("_yen")
         interval = (f"{number(r.low, money)} – {number(r.high, money)}" if r.status != "no_interval" else "none")
+        split = [share(r.share_parameter), share(r.share_stochastic)] if shares else []
         rows.append([label(r.outcome), number(r.baseline, money), number(r.policy_value, money),
-                     number(r.difference, money), interval, number(r.sd, money), number(r.reps_for_precision),
-                     number(r.reps_to_exclude_zero), r.note])
-    return render_table(["outcome", "baseline", "policy", "difference", level, "paired sd",
-                         f"reps for ±{precision:.0%}", "reps to tell from 0", "note"], rows, align="<>>>>>>><")
+                     number(r.difference, money), interval, *split, number(r.sd, money),
+                     number(r.reps_for_precision), number(r.reps_to_exclude_zero), r.note])
+    split_head = ["parameter share", "stochastic share"] if shares else []
+    return render_table(["outcome", "baseline", "policy", "difference", level, *split_head, "paired sd",
+                         f"reps for ±{precision:.0%}", "reps to tell from 0", "note"], rows,
+                        align="<>>>>" + ">>" * shares + ">>><")
 
 
 def _payers(c: pd.Series) -> str:
@@ -108,6 +117,24 @@ def _summary(result: Comparison) -> str:
                          "net of revenue", "¥ per extra settler", "¥ per extra person-year"], rows)
 
 
+def _posterior_head(name: str, baseline: str, result: Comparison) -> str:
+    """The heading of a comparison over posterior draws: draws, seeds, the interval and the shares."""
+    info = result.posterior
+    d, k = info["draws"], info["seeds_per_draw"]
+    label = result.table.attrs.get("interval", INTERVAL_LABEL)
+    point = label == INTERVAL_LABEL          # every particle the same values: seeds only
+    if (d * k if point else d) >= 3:
+        interval = label
+    else:
+        interval = f"none estimated with fewer than 3 {'replications' if point else 'posterior draws'}"
+    return (f"{name} vs {baseline}: {d} posterior draws × {k} seeds = {d * k} paired replications (policy and "
+            f"baseline share each draw and seed), outcomes in the policy's regions\n"
+            f"posterior: {info['file']} ({info['particles']} particles; {', '.join(info['parameters'])})\n"
+            f"interval: {interval}\n"
+            "parameter / stochastic share: of the variance of the mean difference (between draws / between a "
+            "draw's seeds; one-way random-effects ANOVA)")
+
+
 def format_comparison(result: Comparison, baseline: str, precision: float = 0.1) -> str:
     """The text `kankei compare` prints: per policy the differences, who pays, the ledger (where a
     lever moves money besides spending) and the cost per outcome; then a summary across policies."""
@@ -119,6 +146,8 @@ def format_comparison(result: Comparison, baseline: str, precision: float = 0.1)
                 f"policy's regions\ninterval: {INTERVAL_LABEL}" if reps >= 3 else
                 f"{name} vs {baseline}: {reps} paired replication(s) (common random numbers), outcomes in the "
                 f"policy's regions\ninterval: none estimated with fewer than 3 replications")
+        if result.posterior is not None:
+            head = _posterior_head(name, baseline, result)
         parts = [head, _differences(g, precision), _payers(cost.loc[name])]
         if not result.transfers.empty and (result.transfers["policy"] == name).any():
             parts.append(_ledger(name, result.transfers))

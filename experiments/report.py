@@ -25,7 +25,8 @@ import pandas as pd
 from experiments import figures
 from experiments.compare import Comparison
 from experiments.figures.text import Lang, t
-from experiments.store import SPEC_FILE, SWEEP_FILE, atomic_write, load_runs, load_summary, sweep_info
+from experiments.store import (SPEC_FILE, SWEEP_FILE, atomic_write, load_runs, load_summary, parameter_columns,
+                               sweep_info)
 from model.parameters import ScenarioError
 
 KINDS = {
@@ -151,7 +152,8 @@ def _sweep_sections(d: Path, lang: Lang) -> list[tuple[str, str]]:
 
     info = sweep_info(d)
     runs = load_runs(d)
-    about = {k: info[k] for k in ("name", "design", "parameters", "points", "runs", "root_seed") if k in info}
+    about = {k: info[k] for k in ("name", "design", "parameters", "points", "runs", "root_seed", "posterior")
+             if k in info and (k != "posterior" or info[k])}
     sections = [(_h("sweep_info", lang), _pre(json.dumps(about, indent=2, ensure_ascii=False))),
                 (_h("run_status", lang), _table(runs["status"].value_counts().rename_axis("status").reset_index()))]
     if (d / SPEC_FILE).is_file():
@@ -159,7 +161,7 @@ def _sweep_sections(d: Path, lang: Lang) -> list[tuple[str, str]]:
     summary = load_summary(d)
     if not summary.empty:
         params = [p for p in info["parameters"] if p in summary.columns]
-        outcomes = [c for c in summary.columns if c not in ("run", "point", "rep", "seed", *params)]
+        outcomes = [c for c in summary.columns if c not in ("run", "point", "rep", "seed", *parameter_columns(info))]
         means = summary.groupby(["point", *params])[outcomes].mean().reset_index()
         sections.append((_h("outcomes_by_point", lang), _table(means)))
     if info["design"] in ("sobol", "morris"):

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from model.parameters import ScenarioError
 from experiments.spec import salib_problem
-from experiments.store import DESIGN_FILE, load_runs, load_summary, sweep_info
+from experiments.store import DESIGN_FILE, load_runs, load_summary, parameter_columns, sweep_info
 
 SENSITIVITY_DIR = "_sensitivity"
 SOBOL_INDICES = ("S1", "ST")
@@ -46,7 +46,7 @@ def point_means(directory: str | Path, outcomes: list[str] | None = None) -> tup
                             f"({n_failed} failed runs, {int((runs['status'] == 'pending').sum())} pending); "
                             "the indices need every point. Finish the sweep (run it again to resume) or fix "
                             "the failures (experiments.load_runs(DIR) has their tracebacks)")
-    available = [c for c in wide.columns if c not in ("run", "point", "rep", "seed", *info["parameters"])]
+    available = [c for c in wide.columns if c not in ("run", "point", "rep", "seed", *parameter_columns(info))]
     preferred = (info.get("spec", {}).get("outputs", {}) or {}).get("outcomes") or []
     chosen = outcomes or [o for o in preferred if o in available] or available
     for name in chosen:

@@ -2,9 +2,11 @@
 
 A spec names a scenario, the parameters to vary (any scenario key by its dotted name, e.g.
 ``rates.visit`` or ``levers.0.factor``), a design (full grid, Latin hypercube, Sobol/Saltelli,
-Morris), replications, a root seed, the horizon and the outputs to keep. `load_spec(path)`
-validates it; `build_plan(spec)` turns it into the list of runs, each with its seed and its fully
-validated scenario. A spec, its root seed and the `--set` overrides determine every run exactly.
+Morris), replications, a root seed, the horizon and the outputs to keep, and optionally a
+posterior file (`experiments.posterior`): replication r of every design point then runs parameter
+draw r, the same draws at every point. `load_spec(path)` validates it; `build_plan(spec)` turns it
+into the list of runs, each with its seed and its fully validated scenario. A spec, its root seed,
+the `--set` overrides and the posterior's particles determine every run exactly.
 
 Errors are `ScenarioError`s naming the spec file and the key, like scenario errors
 (the `kankei` CLI turns them into exit status 2). docs/experiments.md documents every key.
@@ -34,7 +36,7 @@ RANGE_KEYS = {"levels", "min", "max", "num", "log", "integer"}
 _DESIGN_SPAWN_KEY = (0x4B414E4B, 0x5E1)
 RESERVED_NAMES = {"run", "point", "rep", "seed", "output", "step", "date", "year", "region", "variable", "value",
                   "status", "wall_seconds", "started", "worker", "code_version", "parameter_hash", "packages",
-                  "numba_compiles", "error"}
+                  "numba_compiles", "error", "draw"}
 FUNCTION_ALIASES = {"ishigami": "experiments.testfunctions:ishigami"}
 
 
@@ -141,6 +143,8 @@ class ExperimentSpec(_Strict):
     design: DesignSettings = DesignSettings()
     parameters: dict[str, ParameterRange] = Field(..., min_length=1, description="parameters to vary")
     outputs: OutputSettings = OutputSettings()
+    posterior: str = Field("", description="posterior file (Parquet), relative to the spec file: replication r "
+                                           "of every design point runs draw r (default: none)")
 
     @property
     def is_kankei(self) -> bool:
@@ -229,6 +233,9 @@ def _check(spec: ExperimentSpec, source: str) -> None:
     else:
         if spec.scenario:
             raise ScenarioError(source, "scenario", f"model {spec.model!r} is a function: it takes no scenario")
+        if spec.posterior:
+            raise ScenarioError(source, "posterior", f"model {spec.model!r} is a function: a posterior holds "
+                                "scenario parameters, which it does not take")
         if spec.set or spec.horizon_years is not None:
             raise ScenarioError(source, "set", f"model {spec.model!r} is a function: it takes no scenario overrides")
         if set(spec.outputs.keep) - {"summary"}:
@@ -365,6 +372,12 @@ class Plan:
     scenarios: dict[int, Any] = field(default_factory=dict)  # point -> KankeiScenario (kankei models)
     scenario_path: str = ""
     fingerprint: str = ""
+    posterior: Any = None                                    # experiments.posterior.Posterior, or None
+    run_scenarios: dict[int, Any] = field(default_factory=dict)  # run -> its point's scenario with its draw
+
+    def scenario_of(self, run: PlannedRun) -> Any:
+        """The scenario a run simulates: its design point's, with its posterior draw if there is one."""
+        return self.run_scenarios.get(run.run, self.scenarios.get(run.point))
 
     @property
     def name(self) -> str:
@@ -390,7 +403,17 @@ class Plan:
             "replications": self.spec.replications,
             "runs": len(self.runs),
             "fingerprint": self.fingerprint,
+            "posterior": None if self.posterior is None else {
+                **self.posterior.describe(), "draw_seed": self.draw_seed,
+                "drawn": [r.params["draw"] for r in self.runs[: self.spec.replications]]},
         }
+
+    @property
+    def draw_seed(self) -> int | None:
+        """Seed of the posterior draws (None without a posterior)."""
+        from experiments.posterior import draw_seed
+
+        return None if self.posterior is None else draw_seed(self.root_seed)
 
 
 def _jsonable(value: Any) -> Any:
@@ -408,18 +431,35 @@ def scenario_file(spec: ExperimentSpec, spec_path: str) -> Path:
     return path
 
 
+def posterior_file(spec: ExperimentSpec, spec_path: str, given: str | Path | None = None) -> str | None:
+    """The posterior file of a sweep: `given` (the command line's --posterior, relative to the current
+    folder) or the spec's `posterior` (relative to the spec file); None if neither."""
+    if given is not None:
+        return str(given)
+    if not spec.posterior:
+        return None
+    path = Path(spec.posterior)
+    if not path.is_absolute():
+        base = Path(spec_path).parent if spec_path and spec_path != "<spec>" else Path.cwd()
+        path = base / path
+    return str(path)
+
+
 def _function_hash(model: str, params: dict[str, Any]) -> str:
     text = json.dumps({"model": model, "params": params}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def build_plan(spec: ExperimentSpec, spec_path: str = "<spec>", overrides: dict[str, Any] | None = None,
-               seed: int | None = None) -> Plan:
+               seed: int | None = None, posterior: str | Path | None = None) -> Plan:
     """Every run of a spec: ids, points, replications, seeds, and (for Kankei) validated scenarios.
 
     `overrides` are the command line's `--set` values: they apply to every run, on top of the
-    spec's `[set]`. Every design point's scenario is validated here, before anything runs, so a bad
-    value is reported (file and key) and nothing is written.
+    spec's `[set]`. `posterior` (the command line's --posterior) replaces the spec's `posterior`:
+    `replications` particles are resampled from it by weight (seeded by `draw_seed(root)`) and
+    replication r of every design point runs draw r; its `draw` id and parameter values are then
+    parameter columns of the run. Every run's scenario is validated here, before anything runs, so a
+    bad value is reported (file and key) and nothing is written.
     """
     from experiments.provenance import parameter_hash
 
@@ -451,9 +491,29 @@ def build_plan(spec: ExperimentSpec, spec_path: str = "<spec>", overrides: dict[
     elif root is None:
         root = spec.seed if spec.seed is not None else 0
 
-    points, unit = design_points(spec, root)
+    post_path = posterior_file(spec, spec_path, posterior)
+    post, drawn = None, []
     reps = spec.replications
+    if post_path is not None:
+        if not spec.is_kankei:
+            raise ScenarioError("--posterior", post_path, f"model {spec.model!r} is a function: a posterior holds "
+                                "scenario parameters, which it does not take")
+        from experiments.posterior import draw_seed, load_posterior
+
+        post = load_posterior(post_path, base)
+        for key in post.parameters:
+            if key in varied:
+                raise ScenarioError(spec_path, f"parameters.{key}", f"is also a parameter of the posterior "
+                                    f"{post_path}: vary it or draw it, not both")
+            if key in fixed:   # (run.* keys, such as horizon_years, are never posterior parameters)
+                source, where = ("--set", key) if key in overrides else (spec_path, f"set.{key}")
+                raise ScenarioError(source, where, f"is fixed here and is a parameter of the posterior "
+                                    f"{post_path}: each draw sets it; remove one")
+        drawn = [int(i) for i in post.indices(reps, draw_seed(root))]
+
+    points, unit = design_points(spec, root)
     runs: list[PlannedRun] = []
+    run_scenarios: dict[int, Any] = {}
     for p, params in enumerate(points):
         if spec.is_kankei:
             try:
@@ -465,10 +525,18 @@ def build_plan(spec: ExperimentSpec, spec_path: str = "<spec>", overrides: dict[
         else:
             phash = _function_hash(spec.model, params)
         for r in range(reps):
-            runs.append(PlannedRun(run=p * reps + r, point=p, rep=r, seed=run_seed(root, p, r, spec.design.seeds),
-                                   params=params, param_hash=phash))
+            run, run_params, run_hash = p * reps + r, params, phash
+            if post is not None:
+                try:
+                    run_scenarios[run] = post.apply(scenario, drawn[r])
+                except ScenarioError as exc:
+                    raise ScenarioError(exc.source, exc.key, f"{exc.message}, at design point {p} {params}") from None
+                run_params = {**params, "draw": drawn[r], **post.values(drawn[r])}
+                run_hash = parameter_hash(run_scenarios[run].config)
+            runs.append(PlannedRun(run=run, point=p, rep=r, seed=run_seed(root, p, r, spec.design.seeds),
+                                   params=run_params, param_hash=run_hash))
     plan = Plan(spec=spec, spec_path=spec_path, root_seed=root, overrides=overrides, runs=runs, unit=unit,
-                scenarios=scenarios, scenario_path=scenario_path)
+                scenarios=scenarios, scenario_path=scenario_path, posterior=post, run_scenarios=run_scenarios)
     plan.fingerprint = fingerprint(plan)
     return plan
 
@@ -506,6 +574,8 @@ def fingerprint(plan: Plan) -> str:
     spec = plan.spec
     h.update(json.dumps({"model": spec.model, "outputs": spec.outputs.model_dump(mode="json"),
                          "params": list(spec.parameters)}, sort_keys=True).encode())
+    if plan.posterior is not None:     # the particles, not the file's name: other particles, other draws
+        h.update(f"posterior:{plan.posterior.sha256};".encode())
     for r in plan.runs:
         h.update(f"{r.run}:{r.point}:{r.rep}:{r.seed}:{r.param_hash};".encode())
     # the content of every data file, not only its path: an edited table is a different sweep

@@ -224,6 +224,7 @@ class SweepStore:
             except (OSError, ValueError) as exc:
                 raise ScenarioError(d, SWEEP_FILE, f"unreadable sweep description: {exc}") from None
             _check_not_locked(d)
+            _check_same_posterior(d, previous, plan)
             if previous.get("fingerprint") != plan.fingerprint:
                 raise ScenarioError(d, "", "this folder holds a different sweep "
                                     f"({previous.get('name')!r}: {previous.get('runs')} runs, root seed "
@@ -405,6 +406,22 @@ def intact(path: Path, row: dict[str, Any] | None) -> bool:
         return False
 
 
+def _check_same_posterior(directory: Path, previous: dict[str, Any], plan) -> None:
+    """Refuse to resume a sweep with other posterior draws than it started with (or with or without one)."""
+    before = previous.get("posterior") or None
+    now = getattr(plan, "posterior", None)
+    if (before or {}).get("sha256") == (now.sha256 if now is not None else None):
+        return
+
+    def what(info: dict[str, Any] | None) -> str:
+        return "no posterior" if not info else f"the posterior {info.get('file')} (particles sha256 " \
+                                                f"{str(info.get('sha256'))[:12]}…)"
+
+    raise ScenarioError(directory, "--posterior", f"this sweep was started with {what(before)} and this command "
+                        f"gives {what(now.describe() if now is not None else None)}; a resumed sweep must use the "
+                        "same draws. Give the same posterior (same particles), or choose another --out")
+
+
 def _check_not_locked(directory: Path) -> None:
     """Refuse at once (before any worker starts) when another sweep holds the folder's lock."""
     from filelock import FileLock, Timeout
@@ -491,7 +508,7 @@ def load(directory: str | Path, output: str | list[str] | None = None, variables
     if not files:
         info = json.loads((directory / SWEEP_FILE).read_text())
         design = pq.read_schema(directory / DESIGN_FILE)
-        params = [design.field(n) if n in design.names else pa.field(n, pa.string()) for n in info.get("parameters", [])]
+        params = [design.field(n) if n in design.names else pa.field(n, pa.string()) for n in parameter_columns(info)]
         df = pa.schema(ID_FIELDS + params + RESULT_FIELDS).empty_table().to_pandas()
         return df[columns] if columns else df
     clauses, values = [], {}
@@ -529,14 +546,23 @@ def load_runs(directory: str | Path) -> pd.DataFrame:
 
 
 def load_summary(directory: str | Path) -> pd.DataFrame:
-    """Run-level outcomes, wide: one row per finished run, parameters then one column per outcome."""
+    """Run-level outcomes, wide: one row per finished run, parameters (and a posterior's draw and
+    values, `parameter_columns`) then one column per outcome."""
     df = load(directory, output="summary")
     info = json.loads((Path(directory) / SWEEP_FILE).read_text())
-    params = [p for p in info.get("parameters", []) if p in df.columns]
+    params = [p for p in parameter_columns(info) if p in df.columns]
     wide = df.pivot_table(index=["run", "point", "rep", "seed", *params], columns="variable", values="value",
                           observed=True, aggfunc="first")
     wide.columns = [str(c) for c in wide.columns]
     return wide.reset_index().sort_values("run").reset_index(drop=True)
+
+
+def parameter_columns(info: dict[str, Any]) -> list[str]:
+    """The parameter columns of a sweep's runs (its `sweep.json`): the varied parameters, then, with a
+    posterior, ``draw`` and the posterior's parameters."""
+    posterior = info.get("posterior") or {}
+    drawn = ["draw", *posterior.get("parameters", [])] if posterior else []
+    return [*info.get("parameters", []), *drawn]
 
 
 def sweep_info(directory: str | Path) -> dict[str, Any]:

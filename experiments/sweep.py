@@ -143,7 +143,7 @@ def make_tasks(plan: Plan, runs: list[PlannedRun], types: dict[str, str], numba_
     """Tasks for the given runs of a plan."""
     spec = plan.spec
     outcomes = tuple(spec.outputs.outcomes) if spec.outputs.outcomes else None
-    return [RunTask(planned=r, model=spec.model, scenario=plan.scenarios.get(r.point), keep=tuple(spec.outputs.keep),
+    return [RunTask(planned=r, model=spec.model, scenario=plan.scenario_of(r), keep=tuple(spec.outputs.keep),
                     by_region=spec.outputs.by_region, outcomes=outcomes, types=types,
                     numba_threads=numba_threads) for r in runs]
 

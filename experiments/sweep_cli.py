@@ -33,8 +33,12 @@ variable, value), _runs/ (run table: status, traceback, wall time, code version,
 package versions) and _sweep/ (sweep.json, design.parquet, spec.toml). Read it with
 experiments.load(DIR), pandas.read_parquet(DIR) or DuckDB ('DIR/*.parquet').
 
+With a posterior (--posterior FILE, or posterior = "FILE" in the spec), replication r of every design
+point runs parameter draw r, resampled from the posterior by weight: the points are compared on
+common parameter draws, and every run records its draw id and parameter values.
+
 Running the same command again (or with --resume) skips finished runs and runs the rest, also
-after the sweep was killed. Failed runs are recorded with their traceback; the sweep goes on and
+after the sweep was killed (with the same posterior: another one is refused). Failed runs are recorded with their traceback; the sweep goes on and
 exits with status 1. A bad spec or --set exits with status 2 and writes nothing.
 """
 
@@ -75,6 +79,9 @@ def _sweep_arguments(p: argparse.ArgumentParser) -> None:
                    help="continue the sweep in DIR (an error if DIR holds none); running the same command "
                         "again resumes too")
     p.add_argument("--skip-failed", action="store_true", help="when resuming, do not run failed runs again")
+    p.add_argument("--posterior", metavar="FILE", default=None,
+                   help="posterior file (Parquet: draw, weight, one column per parameter): replication r of every "
+                        "design point runs parameter draw r (replaces the spec's posterior)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -114,7 +121,8 @@ def _prepare(args: argparse.Namespace, sensitivity: bool = False):
                                 f"got {spec.design.kind!r}")
         if "summary" not in spec.outputs.keep:
             raise ScenarioError(args.spec, "outputs.keep", "sensitivity needs 'summary' (run-level outcomes)")
-    plan = build_plan(spec, str(args.spec), overrides=arguments.overrides(args.overrides), seed=args.seed)
+    plan = build_plan(spec, str(args.spec), overrides=arguments.overrides(args.overrides), seed=args.seed,
+                      posterior=args.posterior)
     if getattr(args, "outcome", None):
         kept = _kept_outcomes(spec, plan)
         for name in args.outcome:
@@ -164,6 +172,10 @@ def _run(args: argparse.Namespace, plan, kind: str, out: Path):
             print(f"{plan.name}: {plan.spec.design.kind} design, {plan.n_points} point(s) × "
                   f"{plan.spec.replications} replication(s) = {len(plan.runs)} runs, root seed {plan.root_seed}; "
                   f"{handle.description}", file=sys.stderr)
+            if plan.posterior is not None:
+                print(f"posterior {plan.posterior.path} ({len(plan.posterior)} particles; "
+                      f"{', '.join(plan.posterior.parameters)}): replication r runs draw r at every point",
+                      file=sys.stderr)
             return run_sweep(plan, out, handle, resume=args.resume, retry_failed=not args.skip_failed,
                              progress=TqdmProgress(plan.name, disable=args.quiet), spec_text=spec_text)
     except KeyboardInterrupt:
