@@ -298,8 +298,6 @@ def calibrated_scenario(scenario: KankeiScenario, cal: Calibration, folder: Path
         (median,) = weighted_quantiles(cal.posterior[p.key].to_numpy(), w, (0.5,))
         node = raw
         parts = p.key.split(".")
-        if parts[0] == "levers":
-            raise ValueError(f"{p.key}: a lever value cannot be written into an extending scenario yet")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = float(f"{median:.6g}")
@@ -357,20 +355,11 @@ def plot_posterior(cal: Calibration, marginals: Path, pairs: Path) -> None:
 
 def write_calibration(cal: Calibration, scenario: KankeiScenario, folder: Path, log_lines: list[str]) -> None:
     """Write the posterior, fit table, generation log, calibrated scenario and figures, each file at once."""
-    import io
-    import json
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    from experiments.posterior import write_posterior
     from experiments.store import atomic_write
 
-    table = pa.Table.from_pandas(cal.posterior, preserve_index=False)
     meta = {"scenario": scenario.source, "simulations": cal.simulations, "generation": int(cal.generations["t"].max())}
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"kankei": json.dumps(meta).encode()})
-    buf = io.BytesIO()
-    pq.write_table(table, buf)
-    atomic_write(folder / "posterior.parquet", buf.getvalue())
+    write_posterior(folder / "posterior.parquet", cal.posterior, meta, scenario)
     atomic_write(folder / "fit.csv", cal.fit.to_csv(index=False).encode())
     atomic_write(folder / "generations.csv", cal.generations.to_csv(index=False).encode())
     atomic_write(folder / "calibrated.toml", calibrated_scenario(scenario, cal, folder).encode())

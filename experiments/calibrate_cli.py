@@ -47,6 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--scenario", default=None, metavar="FILE",
                    help="scenario TOML (default: the built-in scenarios/baseline.toml)")
     v.add_argument("--reps", type=arguments.positive_int, default=10, metavar="N", help="replications (default 10)")
+    v.add_argument("--posterior", default=None, metavar="FILE",
+                   help="posterior draws (kankei calibrate's posterior.parquet): replication r runs with a "
+                        "parameter set resampled by weight, so the interval holds parameter uncertainty too")
     v.add_argument("--seed", type=arguments.seed, default=None, metavar="S", help="root seed (default: the scenario's)")
     v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a scenario value by dotted name (repeatable)")
@@ -97,11 +100,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
     targets = load_targets(args.targets)
     scenario = load_scenario(args.scenario or default_scenario(), overrides=arguments.overrides(args.overrides))
     scenario = with_overrides(scenario, {"run.horizon_years": run_horizon(scenario, targets)})
+    posterior = sets = None
+    if args.posterior:
+        from experiments.posterior import draw_seed, load_posterior
+
+        posterior = load_posterior(args.posterior, scenario)
+        root = scenario.config.run.seed if args.seed is None else args.seed
+        sets = posterior.draws(args.reps, draw_seed(root))
     out_dir = check_output_folder(Path(args.out) if args.out else results_dir() / f"validate_{scenario.name}",
                                   "validate")
     with tqdm(total=args.reps * scenario.config.run.n_steps, desc="validate", unit="step",
               disable=True if args.quiet else None, file=sys.stderr) as bar:
-        sims = simulate(scenario, targets, args.reps, seed=args.seed, progress=bar.update)
+        sims = simulate(scenario, targets, args.reps, seed=args.seed, parameter_sets=sets, progress=bar.update)
     table = fit_table(targets, sims)
     with atomic_folder(out_dir, "validate") as tmp:
         table.to_csv(tmp / "table.csv", index=False)
@@ -109,6 +119,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         plot_fit(table, tmp / "fit.png", f"{scenario.name}: {args.reps} replications vs {Path(args.targets).name}")
         info = manifest(scenario.config, scenario.source, sorted(set(sims["seed"])), 0.0,
                         {"targets": str(Path(args.targets).resolve()), "reps": args.reps,
+                         "posterior": posterior.describe() if posterior is not None else None,
                          "files": ["table.csv", "replications.csv", "fit.png", "manifest.json"]})
         (tmp / "manifest.json").write_text(json.dumps(info, indent=2, ensure_ascii=False))
     print(format_fit(table))
@@ -120,12 +131,14 @@ def format_fit(table) -> str:
     """The fit table as text: comparable targets first, then the others with the reason."""
     from experiments.terminal import render_table
 
-    def num(x: float) -> str:
-        return "" if x != x else (f"{x:.3f}" if abs(x) < 10 else f"{x:,.0f}")
+    def num(x: float, like: float) -> str:
+        """`x` written as the observed figure `like` is: a share to 3 decimals, a count in whole units."""
+        return "" if x != x else (f"{x:.3f}" if abs(like) < 10 else f"{x:,.0f}")
 
     shown = table[table["inside"].notna()]
-    rows = [(r.target_id, str(r.period), num(r.observed), num(r.median), f"{num(r.low)} – {num(r.high)}",
-             "yes" if r.inside else "NO") for r in shown.itertuples()]
+    rows = [(r.target_id, str(r.period), num(r.observed, r.observed), num(r.median, r.observed),
+             f"{num(r.low, r.observed)} – {num(r.high, r.observed)}", "yes" if r.inside else "NO")
+            for r in shown.itertuples()]
     text = render_table(("target", "period", "observed", "model median", "90 % interval", "inside"), rows,
                         align="<<>>>^")
     n_in = int(shown["inside"].astype(bool).sum())

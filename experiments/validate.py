@@ -23,9 +23,10 @@ TABLE_COLUMNS = ["target_id", "quantity", "period", "observed", "median", "low",
 def simulate(scenario: KankeiScenario, targets: TargetTable, reps: int, seed: int | None = None,
              parameter_sets: list[dict[str, float]] | None = None,
              progress: Callable[[int], None] | None = None) -> pd.DataFrame:
-    """Every target's model value in `reps` replications (long: rep, seed, target_id, model, how).
+    """Every target's model value in `reps` replications (long: rep, seed, target_id, observed, model, how).
 
-    With `parameter_sets` (e.g. posterior draws), replication r runs with set r (as dotted overrides).
+    With `parameter_sets` (e.g. posterior draws), replication r runs with set r (as dotted overrides),
+    recorded in one column per parameter.
     """
     if parameter_sets is not None and len(parameter_sets) != reps:
         raise ValueError(f"{len(parameter_sets)} parameter sets for {reps} replications")
@@ -39,6 +40,8 @@ def simulate(scenario: KankeiScenario, targets: TargetTable, reps: int, seed: in
             if progress is not None:
                 progress(1)
         frame = observe(RunFrames.of(model), targets)
+        for key, value in (parameter_sets[rep] if parameter_sets is not None else {}).items():
+            frame[key] = value
         frame.insert(0, "seed", s)
         frame.insert(0, "rep", rep)
         parts.append(frame)

@@ -377,17 +377,16 @@ class ScenarioConfig(_Section):
     def _priors_name_numbers(self) -> "ScenarioConfig":
         values = self.model_dump(mode="python")
         for key in self.calibration.priors:
-            if key.split(".")[0] in ("run", "calibration"):
-                raise ValueError(f"calibration.priors.{key}: run and calibration settings are not free parameters")
+            if key.split(".")[0] in ("run", "calibration", "levers"):
+                raise ValueError(f"calibration.priors.{key}: run, calibration and lever settings are not free "
+                                 "parameters (they say how a run is made and which policy it is, not how people "
+                                 "behave)")
             node: Any = values
             for part in key.split("."):
-                if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                    node = node[int(part)]
-                elif isinstance(node, dict) and part in node:
-                    node = node[part]
-                else:
+                if not (isinstance(node, dict) and part in node):
                     raise ValueError(f"calibration.priors.{key}: no such scenario value (write a dotted key "
-                                     "such as rates.settle or levers.0.take_up)")
+                                     "such as rates.settle)")
+                node = node[part]
             if isinstance(node, bool) or not isinstance(node, (int, float)):
                 raise ValueError(f"calibration.priors.{key}: a prior needs a single number, the key holds {node!r}")
         return self

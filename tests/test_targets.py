@@ -222,3 +222,35 @@ def test_observe_reads_every_shipped_target_that_the_run_covers(frames):
     assert np.isfinite(covered["model"]).all()
     later = table.set_index("target_id").loc["mlit2023_visit_days_2to7_share"]
     assert math.isnan(later["model"]) and "not inside the run" in later["how"]
+
+
+# --- kankei validate ----------------------------------------------------------------------------
+def test_validate_writes_the_fit_table_and_takes_posterior_draws(tmp_path, capsys):
+    from experiments.posterior import write_posterior
+
+    path = targets_file(tmp_path, row(tid="visiting_metro", value="0.184"),
+                        row(tid="adopting", value="1261", output="adoption", filters="", statistic="count",
+                            window="FY2020"),
+                        row(tid="later", value="0.49", output="visit_days", filters="days=2-7",
+                            statistic="share:days", window="FY2040"))
+    posterior = tmp_path / "posterior.parquet"
+    write_posterior(posterior, pd.DataFrame({"draw": [0, 1], "weight": [0.5, 0.5],
+                                             "adoption.base_rate": [0.01, 0.3]}))
+    out = tmp_path / "v"
+    assert main(["validate", str(path), "--reps", "4", "--set", "run.people_per_agent=20000", "--posterior",
+                 str(posterior), "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "of 2 comparable targets inside" in printed and "later: FY2040 is not inside the run" in printed
+    table = pd.read_csv(out / "table.csv")
+    assert list(table["target_id"]) == ["visiting_metro", "adopting", "later"]
+    fitted = table.set_index("target_id")
+    assert fitted.loc["adopting", "low"] <= fitted.loc["adopting", "median"] <= fitted.loc["adopting", "high"]
+    assert math.isnan(fitted.loc["later", "median"])
+    reps = pd.read_csv(out / "replications.csv")
+    assert set(reps["adoption.base_rate"]) <= {0.01, 0.3} and reps["rep"].nunique() == 4
+    # the runs end with the last target they can measure (FY2020), not the scenario's 15-year horizon
+    assert "FY2020" in set(reps.loc[reps["target_id"] == "adopting", "how"])
+    assert (out / "fit.png").stat().st_size > 0 and (out / "manifest.json").is_file()
+    # more adoption with the larger rate: the two draws give different adopting counts
+    adopting = reps[reps["target_id"] == "adopting"].groupby("adoption.base_rate")["model"].mean()
+    assert adopting[0.3] > adopting[0.01]
