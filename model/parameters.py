@@ -365,12 +365,14 @@ class ScenarioConfig(_Section):
     @model_validator(mode="after")
     def _programmes_fit_the_horizon(self) -> "ScenarioConfig":
         months = self.run.horizon_years * 12
+        if self.run.n_steps < 1:
+            return self                  # no step at all: `check_against_table` says so about the horizon
         for i, lever in enumerate(self.levers):
             duration = getattr(lever, "duration_months", None)
             if duration is not None and duration > months:
-                label = f" (lever {lever.name!r})" if lever.name else ""
-                raise ValueError(f"levers.{i}.duration_months ({duration:g}){label} is longer than the horizon "
-                                 f"({months:g} months); allowed: at most the horizon (run.horizon_years × 12)")
+                label = f" of the lever {lever.name!r}" if lever.name else ""
+                raise ValueError(f"levers.{i}.duration_months: {duration:g} months{label} is longer than the "
+                                 f"horizon ({months:g} months); allowed: at most the horizon (run.horizon_years × 12)")
         return self
 
     @model_validator(mode="after")
