@@ -664,6 +664,11 @@ def read_scenario(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     raw = read_toml(path)
     parent = raw.pop("extends", None)
     if parent is None:
+        levers = raw.get("levers")
+        for i, entry in enumerate(levers if isinstance(levers, list) else []):
+            if isinstance(entry, dict) and REMOVE in entry:
+                raise ScenarioError(path, f"levers.{i}.{REMOVE}", "removes a lever of the scenario this file "
+                                    "extends, and this file extends none (add extends = \"...\" or drop the key)")
         return raw
     if not isinstance(parent, str):
         raise ScenarioError(path, "extends", "must be the path of another scenario file, e.g. \"baseline.toml\"")

@@ -144,6 +144,13 @@ def test_misused_lever_merging_is_refused_with_file_and_key(tmp_path, text, key,
     assert fragment in err.value.message
 
 
+def test_remove_needs_a_parent(tmp_path):
+    alone = write(tmp_path / "alone.toml", '[[levers]]\nname = "a"\nremove = true\n')
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(alone)
+    assert err.value.key == "levers.0.remove" and "extends none" in err.value.message
+
+
 def test_lever_names_are_unique_in_any_scenario(tmp_path):
     one = write(tmp_path / "one.toml", f'extends = "{BASELINE}"\n'
                 '[[levers]]\nname = "a"\nkind = "cko"\n[[levers]]\nname = "a"\nkind = "housing"\n')
