@@ -10,7 +10,7 @@ from pathlib import Path
 from experiments import arguments
 from experiments.sweep_cli import register as register_sweep_commands
 from experiments.calibrate_cli import register as register_calibration_commands
-from model.paths import default_scenario, results_dir
+from model.paths import default_scenario, results_dir, status_quo_scenario
 from model.schema import ScenarioError
 
 EXIT_USAGE = 2
@@ -39,14 +39,23 @@ package versions, wall time). A bad scenario or --set exits with status 2 and wr
 
 COMPARE_EPILOG = """\
 examples:
-  kankei compare scenarios/baseline.toml scenarios/policy_cko.toml scenarios/policy_relocation_grant.toml
-  kankei compare scenarios/baseline.toml scenarios/package_all.toml --reps 10 --set run.people_per_agent=1000
+  kankei compare scenarios/policy_relocation_grant.toml          # a larger grant vs today's policies
+  kankei compare scenarios/policy_cko.toml scenarios/policy_intermediary.toml --reps 10
+  kankei compare scenarios/status_quo.toml --baseline scenarios/baseline.toml   # what today's policies do
+  kankei compare scenarios/package_all.toml --baseline scenarios/baseline.toml --set run.people_per_agent=1000
 
-outcomes are measured in the regions each policy acts in: settlers, 関係人口 person-years, 関係人口
-and adults at the end; spending is the public cost of the policy's levers wherever it falls (tax
-deductions of ふるさと納税 fall on the donors' home regions). intervals are 90% bootstrap intervals of
-the mean paired difference (none with fewer than 3 replications); a cost per outcome is printed only
-where the whole interval of the effect is above zero, otherwise the reason is.
+the baseline is by default the built-in status quo (scenarios/status_quo.toml: 移住支援金, ふるさと納税,
+地域おこし協力隊, the side-job travel subsidy, プロ人材拠点, model projects and ふるさとワーキングホリデー at their
+actual sizes). the shipped policy_*.toml and programme_*.toml files extend it and add or change one
+lever, so each comparison answers "what does this change to today's policies do"; --baseline
+scenarios/baseline.toml compares with no policy at all.
+
+outcomes are measured in the regions of the levers a policy adds or changes: settlers, 関係人口
+person-years, 関係人口 and adults at the end; spending is the public cost the policy adds to the
+baseline's, wherever it falls (tax deductions of ふるさと納税 fall on the donors' home regions).
+intervals are 90% bootstrap intervals of the mean paired difference (none with fewer than 3
+replications); a cost per outcome is printed only where the whole interval of the effect is above
+zero, otherwise the reason is.
 
 writes to DIR (default results/compare_<baseline>/): table.csv and .parquet (difference per outcome,
 interval, paired sd, replications needed, status and a note for every missing value), cost.csv and
@@ -80,13 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
 
-    cmp = sub.add_parser("compare", help="compare policies with a baseline on shared seeds (CRN)",
-                         description="Run each POLICY paired with BASELINE on the same seeds and report the "
-                                     "difference in outcomes (mean and 90 % interval across replications), "
-                                     "spending by payer and the cost per additional settler and engaged person-year.",
-                         epilog=COMPARE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    cmp.add_argument("baseline", help="baseline scenario TOML")
-    cmp.add_argument("policies", nargs="+", metavar="POLICY", help="policy scenario TOML files")
+    cmp = sub.add_parser("compare", help="compare policies with the status quo (or another baseline) on shared seeds",
+                         description="Run each POLICY paired with the baseline (default: the status quo) on the "
+                                     "same seeds and report the difference in outcomes (mean and 90 % interval "
+                                     "across replications), the public cost it adds by payer and the cost per "
+                                     "additional settler and engaged person-year.",
+                         epilog=COMPARE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                         usage="kankei compare [-h] POLICY [POLICY ...] [--baseline FILE] [--reps N] [--seed S] "
+                               "[--set KEY=VALUE] [--out DIR] [--precision P] [--posterior FILE [--draws N]] [--quiet]")
+    cmp.add_argument("policies", nargs="*", metavar="POLICY", help="policy scenario TOML files (one or more)")
+    cmp.add_argument("--baseline", metavar="FILE", default=None,
+                     help="baseline scenario TOML (default: the built-in scenarios/status_quo.toml, today's "
+                          "policies; scenarios/baseline.toml is no policy)")
     cmp.add_argument("--reps", type=arguments.positive_int, default=None, metavar="N",
                      help="replications (default 5); with --posterior, seeds per draw (default 2)")
     cmp.add_argument("--seed", type=arguments.seed, default=None, metavar="S", help="root seed (default: the baseline's)")
@@ -162,11 +176,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from experiments.provenance import code_version, package_versions, parameter_hash
     from model.parameters import load_scenario
 
+    if not args.policies:
+        raise ScenarioError("kankei compare", "POLICY", "give one or more policy scenario files to compare with "
+                            "the baseline, e.g. kankei compare scenarios/policy_relocation_grant.toml (the "
+                            "baseline is the status quo unless --baseline FILE names another)")
     overrides = arguments.overrides(args.overrides)
-    baseline = load_scenario(args.baseline, overrides=overrides)
+    baseline = load_scenario(args.baseline or status_quo_scenario(), overrides=overrides)
     policies = [load_scenario(p, overrides=overrides) for p in args.policies]
     check_comparable(baseline, policies)
     posterior, draws, reps = posterior_options(args.posterior, args.draws, args.reps, overrides, baseline, policies)
+    for p in policies:
+        if not p.config.levers and baseline.config.levers:
+            print(f"kankei: note: {p.name} has no levers, so it is compared as a policy with the baseline "
+                  f"{baseline.name} (the baseline is given with --baseline FILE, not as the first file)",
+                  file=sys.stderr)
     out_dir = check_output_folder(Path(args.out) if args.out else results_dir() / f"compare_{baseline.name}",
                                   "compare")
     total = reps * (draws or 1) * (1 + len(policies))

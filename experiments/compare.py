@@ -7,6 +7,12 @@ bootstrap interval of the mean (`experiments.intervals`; none with fewer than 3 
 replications a given width would need, and a status that says whether the effect is
 distinguishable from zero. Cost per outcome follows the one rule of `experiments.intervals`.
 
+A policy is usually the baseline plus a change (the default baseline of `kankei compare` is the status
+quo, `scenarios/status_quo.toml`; a policy file extends it and adds or changes levers). So outcomes are
+counted in the regions of the levers the policy adds or changes (`changed_levers`), and money (spending
+by payer, the ledger) and programme participants are the policy run's less the baseline run's: what
+the change adds. With a baseline without levers this is the policy's own money and participants.
+
 With a posterior (`experiments.posterior`, `kankei compare --posterior FILE --draws D`), parameter
 uncertainty enters too: D parameter sets are resampled from the posterior by weight, each runs on
 K = `reps` seeds of its own (D·K replications), and in each replication the policy and its baseline
@@ -60,11 +66,28 @@ POSTERIOR_COLUMNS = ("draws", "seeds_per_draw", "sd_parameter", "sd_stochastic",
                      "share_stochastic")
 
 
-def policy_regions(model: RelationModel) -> np.ndarray:
-    """Regions a policy acts in (the union of its levers' `regions`); all regions if it has no lever."""
+def changed_levers(model: RelationModel, baseline: RelationModel | None = None) -> tuple[list[int], list[int]]:
+    """What a policy changes relative to its baseline: the indices of the policy's levers that the
+    baseline does not hold identically (added or changed), and of the baseline's levers that the
+    policy does not hold identically (changed or removed). Without a baseline, every lever is added."""
+    if baseline is None:
+        return [i for i, _, _ in model.levers.levers], []
+    ours = [lever for _, lever, _ in model.levers.levers]
+    theirs = [lever for _, lever, _ in baseline.levers.levers]
+    return ([i for i, lever, _ in model.levers.levers if lever not in theirs],
+            [i for i, lever, _ in baseline.levers.levers if lever not in ours])
+
+
+def policy_regions(model: RelationModel, baseline: RelationModel | None = None) -> np.ndarray:
+    """Regions a policy acts in: the union of the `regions` of the levers it adds or changes relative
+    to `baseline` (with the regions of baseline levers it changes or removes), or of all its levers
+    without a baseline; all regions if there is none (a policy that changes no lever)."""
     mask = np.zeros(model.table.n, dtype=bool)
-    for _, _, masks in model.levers.levers:
-        mask |= masks["regions"]
+    added, dropped = changed_levers(model, baseline)
+    for run, which in ((model, added), (baseline, dropped)):
+        for i, _, masks in (run.levers.levers if which else ()):
+            if i in which:
+                mask |= masks["regions"]
     return mask if mask.any() else np.ones(model.table.n, dtype=bool)
 
 
@@ -107,15 +130,34 @@ def difference_summary(diffs: np.ndarray, precision: float = PRECISION) -> dict[
             "note": "; ".join(notes)}
 
 
+LEDGER_KEYS = ["fiscal_year", "item", "payer", "where"]
+
+
 def _ledger_rows(model: RelationModel, mask: np.ndarray) -> pd.DataFrame:
     book = model.history.ledger_frame()
     inside = set(model.table.codes[mask].tolist())
     book["where"] = np.where(book["region"].isin(inside), INSIDE, ELSEWHERE)
-    return book.groupby(["fiscal_year", "item", "payer", "where"], observed=True, as_index=False)["yen"].sum()
+    return book.groupby(LEDGER_KEYS, observed=True, as_index=False)["yen"].sum()
+
+
+def ledger_difference(base: RelationModel, pol: RelationModel, mask: np.ndarray) -> pd.DataFrame:
+    """The policy run's ledger less its baseline run's, by fiscal year, item, payer and where it falls
+    (rows that differ only; the policy's ledger itself when the baseline moves no money)."""
+    ours, theirs = _ledger_rows(pol, mask), _ledger_rows(base, mask)
+    if theirs.empty:
+        return ours
+    both = ours.merge(theirs, on=LEDGER_KEYS, how="outer", suffixes=("", "_baseline"))
+    both["yen"] = both["yen"].fillna(0.0) - both["yen_baseline"].fillna(0.0)
+    return both.loc[both["yen"] != 0, [*LEDGER_KEYS, "yen"]].reset_index(drop=True)
 
 
 PARTICIPATION = ("participants", "participants_engaged_end", "participants_engaged_end_anyway",
                  "participants_settled_end", "participants_settled_end_anyway")
+
+
+def added(runs: pd.DataFrame, outcome: str) -> float:
+    """Mean over replications of the policy's value less its baseline's (money the policy adds)."""
+    return float((runs[outcome] - runs[f"baseline_{outcome}"]).mean())
 
 
 def deadweight(runs: pd.DataFrame) -> dict[str, float]:
@@ -129,7 +171,7 @@ def deadweight(runs: pd.DataFrame) -> dict[str, float]:
         return float(mean[anyway] / mean[reached]) if mean[reached] > 0 else np.nan
 
     return {"participants": float(mean["participants"]),
-            "yen_per_participant": float(runs["spending_yen"].mean() / mean["participants"])
+            "yen_per_participant": added(runs, "spending_yen") / float(mean["participants"])
             if mean["participants"] > 0 else np.nan,
             "deadweight_engaged_share": share("participants_engaged_end_anyway", "participants_engaged_end"),
             "deadweight_settled_share": share("participants_settled_end_anyway", "participants_settled_end")}
@@ -138,11 +180,18 @@ def deadweight(runs: pd.DataFrame) -> dict[str, float]:
 def participation(base: RelationModel, pol: RelationModel) -> dict[str, float]:
     """Deadweight, exactly (同じ乱数での対照): the people a policy's programmes enrolled, how many are
     関係人口 or deeper (ENGAGED, DUAL, SETTLED) and settled at the end, and how many of those are so in
-    the baseline run on the same seed too (person slots line up across the paired runs), in real people."""
+    the baseline run on the same seed too (person slots line up across the paired runs), in real people.
+    Only the programme levers the policy adds or changes count, and of a changed one only the people
+    the baseline run did not enrol in it too."""
     n = base.people.n
-    if not pol.levers.slots or pol.people.n != n:
+    slots = [pol.levers.slots[i] for i in changed_levers(pol, base)[0] if i in pol.levers.slots]
+    if not slots or pol.people.n != n:
         return {}
-    enrolled = pol.people.programme[:n] >= 0
+    theirs = base.levers.programme_labels()
+    same_slot = np.array([theirs.index(label) if label in theirs else -2 for label in pol.levers.programme_labels()])
+    programme = pol.people.programme[:n]
+    enrolled = np.isin(programme, slots)
+    enrolled[enrolled] = base.people.programme[:n][enrolled] != same_slot[programme[enrolled]]
     deep = (Stage.ENGAGED, Stage.DUAL, Stage.SETTLED)
     engaged_pol = np.isin(pol.people.stage[:n], deep) & enrolled
     engaged_base = np.isin(base.people.stage[:n], deep)
@@ -314,7 +363,7 @@ def compare(baseline: KankeiScenario, policies: list[KankeiScenario], reps: int 
             pol.run()
             if progress:
                 progress(1)
-            mask = policy_regions(pol)
+            mask = policy_regions(pol, base)
             b, p = run_outcomes(base, mask), run_outcomes(pol, mask)
             values = {} if posterior is None else posterior.values(rep.draw)
             rows.append({"policy": policy.name, "rep": rep.rep, "seed": s, **drawn, **values,
@@ -325,7 +374,7 @@ def compare(baseline: KankeiScenario, policies: list[KankeiScenario], reps: int 
                 "engaged_difference": vp.engaged() - vb.engaged(),
                 "settled_difference": np.cumsum(vp.flow_series(Flow.SETTLE)) - np.cumsum(vb.flow_series(Flow.SETTLE)),
             }))
-            books.append(_ledger_rows(pol, mask).assign(policy=policy.name))
+            books.append(ledger_difference(base, pol, mask).assign(policy=policy.name))
     runs = pd.DataFrame(rows)
     n_draws = None if posterior is None else len(plan) // reps
     point = posterior is not None and posterior.is_point
@@ -338,12 +387,12 @@ def compare(baseline: KankeiScenario, policies: list[KankeiScenario], reps: int 
                        posterior_difference_summary(diff, n_draws, reps, precision, point))
             table_rows.append({"policy": name, "outcome": outcome, "baseline": g[f"baseline_{outcome}"].mean(),
                                "policy_value": g[outcome].mean(), **summary})
-        cost_rows.append({
-            "policy": name, "spending_yen": g["spending_yen"].mean(),
-            **{f"{payer}_yen": g[f"spending_{payer}_yen"].mean() for payer in PAYERS},
+        cost_rows.append({   # money the policy adds to its baseline's (the baseline's own is 0 without levers)
+            "policy": name, "spending_yen": added(g, "spending_yen"),
+            **{f"{payer}_yen": added(g, f"spending_{payer}_yen") for payer in PAYERS},
             "additional_settlers": (g["settlers_total"] - g["baseline_settlers_total"]).mean(),
             "additional_engaged_person_years": (g["engaged_person_years"] - g["baseline_engaged_person_years"]).mean(),
-            **{o: g[o].mean() for o in (*LEDGER_OUTCOMES, "net_public_cost_yen")},
+            **{o: added(g, o) for o in (*LEDGER_OUTCOMES, "net_public_cost_yen")},
             **deadweight(g),
         })
     table, cost = pd.DataFrame(table_rows), pd.DataFrame(cost_rows)

@@ -68,7 +68,7 @@ def _differences(g: pd.DataFrame, precision: float) -> str:
 def _payers(c: pd.Series) -> str:
     rows = [[f"{PAYER_JA[p]} {p}", yen(c[f"{p}_yen"])] for p in PAYERS]
     rows.append(["total", yen(c["spending_yen"])])
-    return render_table(["payer", "public cost (programme + tax deductions)"], rows)
+    return render_table(["payer", "public cost added (programme + tax deductions)"], rows)
 
 
 def _ledger(policy: str, transfers: pd.DataFrame) -> str:
@@ -153,5 +153,6 @@ def format_comparison(result: Comparison, baseline: str, precision: float = 0.1)
             parts.append(_ledger(name, result.transfers))
         parts.append(_costs(name, g, cost.loc[name]))
         blocks.append("\n\n".join(parts))
-    blocks.append("Summary (means over replications; spending is gross, deadweight included)\n" + _summary(result))
+    blocks.append("Summary (means over replications; public cost is what the policy adds to the baseline's, "
+                  "deadweight included)\n" + _summary(result))
     return "\n\n\n".join(blocks)

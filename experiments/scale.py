@@ -4,9 +4,9 @@ For a baseline and some policies, at each scale, run `reps` paired replications 
 `kankei compare` uses) and report per policy and outcome: the mean paired difference, the paired sd
 (sd of the per-seed differences), the unpaired sd (sd of a difference of independent runs,
 √(var baseline + var policy)) and their ratio, the baseline mean and its sd. Outcomes are measured in
-the regions each policy acts in, as in `kankei compare`.
+the regions of the levers each policy adds or changes, as in `kankei compare`.
 
-    uv run python -m experiments.scale scenarios/baseline.toml scenarios/policy_intermediary.toml \
+    uv run python -m experiments.scale scenarios/status_quo.toml scenarios/policy_intermediary.toml \
         --ppa 200 1000 --reps 10 --set run.horizon_years=7.5
 """
 
@@ -39,7 +39,7 @@ def paired_runs(baseline: KankeiScenario, policies: list[KankeiScenario], reps: 
         base = RelationModel(scenario=baseline, rng=s).run()
         for policy in policies:
             pol = RelationModel(scenario=policy, rng=s).run()
-            mask = policy_regions(pol)
+            mask = policy_regions(pol, base)
             b, p = summarise(base, list(outcomes), regions=mask), summarise(pol, list(outcomes), regions=mask)
             rows.append({"policy": policy.name, "rep": rep, "seed": s,
                          **{f"baseline_{k}": v for k, v in b.items()}, **p})

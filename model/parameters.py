@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -366,11 +367,25 @@ class ScenarioConfig(_Section):
     @model_validator(mode="after")
     def _programmes_fit_the_horizon(self) -> "ScenarioConfig":
         months = self.run.horizon_years * 12
+        if self.run.n_steps < 1:
+            return self                  # no step at all: `check_against_table` says so about the horizon
         for i, lever in enumerate(self.levers):
             duration = getattr(lever, "duration_months", None)
             if duration is not None and duration > months:
-                raise ValueError(f"levers.{i}.duration_months ({duration:g}) is longer than the horizon "
-                                 f"({months:g} months)")
+                label = f" of the lever {lever.name!r}" if lever.name else ""
+                raise ValueError(f"levers.{i}.duration_months: {duration:g} months{label} is longer than the "
+                                 f"horizon ({months:g} months); allowed: at most the horizon (run.horizon_years × 12)")
+        return self
+
+    @model_validator(mode="after")
+    def _unique_lever_names(self) -> "ScenarioConfig":
+        first: dict[str, int] = {}
+        for i, lever in enumerate(self.levers):
+            if lever.name and lever.name in first:
+                raise ValueError(f"levers.{i}.name: {lever.name!r} is also the name of levers.{first[lever.name]}; "
+                                 "lever names must be unique in a scenario (they label its outputs, and a file that "
+                                 "extends it changes a lever by its name)")
+            first.setdefault(lever.name, i)
         return self
 
     @model_validator(mode="after")
@@ -449,17 +464,31 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], source: str)
                                     "section: nothing can be set inside it")
         last = parts[-1]
         if isinstance(node, list):
-            _list_item(node, last, dotted, source)
-            node[int(last)] = value
+            node[_list_index(node, last, dotted, source)] = value
         else:
             node[last] = value
     return data
 
 
 def _list_item(node: list, part: str, key: str, source: str) -> Any:
-    if not part.isdigit() or int(part) >= len(node):
+    """Item `part` of a list: by position (`levers.0`) or, for tables with a `name`, by name
+    (`levers.relocation_grant`)."""
+    return node[_list_index(node, part, key, source)]
+
+
+def _list_index(node: list, part: str, key: str, source: str) -> int:
+    if part.isdigit():
+        if int(part) < len(node):
+            return int(part)
         raise ScenarioError(source, key, f"no list item {part!r}; the list has {len(node)} items")
-    return node[int(part)]
+    names = [item.get("name") if isinstance(item, dict) else None for item in node]
+    if part in names:
+        return names.index(part)
+    if not node:
+        raise ScenarioError(source, key, f"no list item {part!r}; the list is empty")
+    known = ", ".join(repr(n) for n in names if isinstance(n, str) and n) or "none"
+    raise ScenarioError(source, key, f"no list item {part!r}: give its position (0 to {len(node) - 1}) or the name "
+                        f"of a lever (named here: {known})")
 
 
 def _allowed(model: type[BaseModel]) -> str:
@@ -496,6 +525,8 @@ def _explain(error: dict[str, Any]) -> tuple[str, str]:
         msg = "unknown key" + (f"; allowed here: {_allowed(holder)}" if holder else "")
     elif error["type"] == "missing":
         msg = "required key is missing"
+    elif not key and (named := re.match(r"^(levers\.\d+\.\w+): (.*)$", msg, re.S)):
+        key, msg = named.groups()     # a whole-scenario check that names the key it is about
     return key, msg
 
 
@@ -572,7 +603,8 @@ def load_toml(path: Path) -> dict[str, Any]:
 
 
 def merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
-    """Child values over base values, section by section (lists, such as levers, are replaced)."""
+    """Child values over base values, section by section (a list value replaces the base's; a
+    scenario's `[[levers]]` are merged by name instead, `merge_levers`, in `read_scenario`)."""
     out = copy.deepcopy(base)
     for key, value in child.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
@@ -580,6 +612,64 @@ def merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+REMOVE = "remove"   # `remove = true` in a child's [[levers]] entry drops the parent's lever of that name
+
+
+def merge_levers(base: list[Any], child: Any, source: Path, parent: Path) -> list[Any]:
+    """The levers of a scenario that `extends` another: the parent's levers, changed by the child's.
+
+    A child lever whose `name` is the name of a parent lever **changes** that lever in its place: the
+    keys it gives replace the parent's (tables inside a lever, such as `effects`, key by key), the
+    rest are kept, and its `kind` may be left out but not changed. A child entry with only `name` and
+    `remove = true` drops the parent's lever of that name. Every other child lever (a new name, or
+    none) is **added** after the parent's. Names are compared exactly; unnamed levers are never matched.
+    """
+    for levers, file in ((base, parent), (child, source)):
+        if not isinstance(levers, list) or not all(isinstance(entry, dict) for entry in levers):
+            raise ScenarioError(file, "levers", "must be an array of tables, each written [[levers]] with its keys")
+    out = copy.deepcopy(base)
+    where = {entry.get("name"): k for k, entry in enumerate(out)
+             if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry.get("name")}
+    seen: dict[str, int] = {}
+    dropped: list[int] = []
+    added: list[dict[str, Any]] = []
+    for i, entry in enumerate(child):
+        name = entry.get("name")
+        named = isinstance(name, str) and name != ""
+        if named and name in seen:
+            raise ScenarioError(source, f"levers.{i}.name", f"{name!r} is also the name of levers.{seen[name]} in "
+                                "this file; a name identifies one lever (a lever named like one of the parent's "
+                                "changes it), so names must be unique")
+        if named:
+            seen[name] = i
+        remove = entry.get(REMOVE, False)
+        if not isinstance(remove, bool):
+            raise ScenarioError(source, f"levers.{i}.{REMOVE}", f"must be true or false, got {remove!r}")
+        if remove:
+            if not named or name not in where:
+                known = ", ".join(repr(n) for n in where) or "none"
+                raise ScenarioError(source, f"levers.{i}.{REMOVE}", "removes a lever of the parent by its name; "
+                                    f"{parent.name} has no lever named {name!r} (its named levers: {known})")
+            extra = sorted(set(entry) - {"name", REMOVE})
+            if extra:
+                raise ScenarioError(source, f"levers.{i}.{extra[0]}", "a lever entry with remove = true takes only "
+                                    "name (to change the lever instead, leave remove out)")
+            dropped.append(where[name])
+            continue
+        change = {k: v for k, v in entry.items() if k != REMOVE}
+        if named and name in where:
+            k = where[name]
+            kind = out[k].get("kind")
+            if "kind" in change and change["kind"] != kind:
+                raise ScenarioError(source, f"levers.{i}.kind", f"{change['kind']!r} would change the kind of the "
+                                    f"lever {name!r} of {parent.name}, a {kind!r} lever; a lever changed by name "
+                                    "keeps its kind (leave kind out, or give the new lever another name to add it)")
+            out[k] = merge(out[k], change)
+        else:
+            added.append(change)
+    return [entry for k, entry in enumerate(out) if k not in dropped] + added
 
 
 def read_scenario(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -594,6 +684,11 @@ def read_scenario(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     raw = read_toml(path)
     parent = raw.pop("extends", None)
     if parent is None:
+        levers = raw.get("levers")
+        for i, entry in enumerate(levers if isinstance(levers, list) else []):
+            if isinstance(entry, dict) and REMOVE in entry:
+                raise ScenarioError(path, f"levers.{i}.{REMOVE}", "removes a lever of the scenario this file "
+                                    "extends, and this file extends none (add extends = \"...\" or drop the key)")
         return raw
     if not isinstance(parent, str):
         raise ScenarioError(path, "extends", "must be the path of another scenario file, e.g. \"baseline.toml\"")
@@ -604,7 +699,12 @@ def read_scenario(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         # a parent's table path is relative to the parent's file: re-express it relative to this one
         own = (path.parent / parent).resolve().parent / data
         base["regions"]["data"] = os.path.relpath(own, path.parent)
-    return merge(base, raw)
+    levers = merge_levers(base.pop("levers", []), raw.pop("levers"), path, path.parent / parent) \
+        if "levers" in raw else base.pop("levers", None)
+    merged = merge(base, raw)
+    if levers is not None:
+        merged["levers"] = levers
+    return merged
 
 
 def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None,

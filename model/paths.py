@@ -33,6 +33,12 @@ def default_scenario() -> Path:
     return scenarios_dir() / "baseline.toml"
 
 
+def status_quo_scenario() -> Path:
+    """The status quo, `status_quo.toml`: today's policies at their actual sizes (the default baseline
+    of `kankei compare`)."""
+    return scenarios_dir() / "status_quo.toml"
+
+
 def results_dir() -> Path:
     """The default parent of output folders: `results/` of the checkout, else of the current directory."""
     root = checkout_root()

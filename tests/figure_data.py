@@ -23,8 +23,8 @@ def tiny_run(reps: int = 2):
 
 
 def tiny_comparison(reps: int = 2):
-    """CKO and the relocation grant against the baseline, tiny scale."""
-    policies = [load_scenario(REPO / "scenarios" / f"{p}.toml", overrides=TINY)
+    """CKO and the relocation grant, each alone, against the no-policy baseline, tiny scale."""
+    policies = [load_scenario(REPO / "tests" / "scenarios" / f"{p}.toml", overrides=TINY)
                 for p in ("policy_cko", "policy_relocation_grant")]
     return compare(load_scenario(overrides=TINY), policies, reps=reps)
 

@@ -26,7 +26,7 @@ def test_compare_pairs_runs_and_reports_differences():
     # paired replications tell from zero (at 5,000 per agent it is one or two agents)
     fast = {**FAST, "run.people_per_agent": 1000}
     base = load_scenario(REPO / "scenarios" / "baseline.toml", overrides=fast)
-    cko = load_scenario(REPO / "scenarios" / "policy_cko.toml",
+    cko = load_scenario(REPO / "tests" / "scenarios" / "policy_cko.toml",
                         overrides={**fast, "levers.1.staff_per_org": 20.0, "levers.1.count": 4.0,
                                    "levers.1.effectiveness": 3.0})
     same = load_scenario(REPO / "scenarios" / "baseline.toml", overrides={**fast, "run.name": "same"})
@@ -52,9 +52,9 @@ def test_compare_pairs_runs_and_reports_differences():
 def test_kankei_compare_end_to_end(tmp_path):
     out = tmp_path / "cmp"
     done = subprocess.run(
-        [sys.executable, "-m", "experiments.cli", "compare", "scenarios/baseline.toml",
-         "scenarios/policy_coordinator.toml", "--reps", "2", "--quiet", "--out", str(out),
-         "--set", "run.people_per_agent=5000", "--set", "run.horizon_years=2"],
+        [sys.executable, "-m", "experiments.cli", "compare", "scenarios/policy_coordinator.toml", "--baseline",
+         "scenarios/baseline.toml", "--reps", "2", "--quiet", "--out", str(out),
+         "--set", "run.people_per_agent=5000", "--set", "run.horizon_years=3"],
         cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
     assert "policy_coordinator vs baseline" in done.stdout and "cost (spending ÷ mean effect)" in done.stdout
@@ -71,16 +71,20 @@ def test_kankei_compare_end_to_end(tmp_path):
 def test_kankei_compare_refuses_a_bad_policy_and_writes_nothing(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('extends = "' + str(REPO / "scenarios" / "baseline.toml") + '"\n[[levers]]\nkind = "cko"\nquality = 2\n')
-    done = subprocess.run([sys.executable, "-m", "experiments.cli", "compare", "scenarios/baseline.toml", str(bad),
-                           "--out", str(tmp_path / "cmp")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "experiments.cli", "compare", str(bad), "--out", str(tmp_path / "cmp")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "levers.0.quality" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "cmp").exists()
 
 
-def test_scenarios_extend_the_baseline_and_cycles_are_refused(tmp_path):
+def test_scenarios_extend_the_status_quo_and_cycles_are_refused(tmp_path):
     sc = load_scenario(REPO / "scenarios" / "policy_relocation_grant.toml")
+    status_quo = load_scenario(REPO / "scenarios" / "status_quo.toml")
     assert sc.name == "policy_relocation_grant" and sc.config.run.people_per_agent == 100
-    assert sc.config.levers[0].kind == "relocation_grant"
+    # the status quo's grant, changed by name in its place: doubled, the rest kept
+    assert sc.config.levers[0].name == "relocation_grant" and sc.config.levers[0].household_yen == 2_000_000
+    assert sc.config.levers[0].regions == status_quo.config.levers[0].regions
+    assert sc.config.levers[1:] == status_quo.config.levers[1:]
     a = tmp_path / "a.toml"
     b = tmp_path / "b.toml"
     a.write_text('extends = "b.toml"\n')

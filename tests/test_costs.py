@@ -25,7 +25,7 @@ WORDING = "not distinguishable from zero with {n} replications"
 
 @pytest.fixture(scope="module")
 def furusato():
-    sc = load_scenario(REPO / "scenarios" / "policy_furusato_nozei.toml",
+    sc = load_scenario(REPO / "tests" / "scenarios" / "policy_furusato_nozei.toml",
                        overrides={**FAST, "levers.0.donor_homes": [13, 14], "levers.0.regions": [32, 31, 1]})
     model = RelationModel(scenario=sc, rng=3)
     model.run()
@@ -85,7 +85,7 @@ def test_furusato_ledger_adds_up_and_falls_on_the_donors_home_regions(furusato):
 ])
 def test_furusato_cost_fields_are_validated(key, value, message):
     with pytest.raises(ScenarioError, match=message) as err:
-        load_scenario(REPO / "scenarios" / "policy_furusato_nozei.toml", overrides={f"levers.0.{key}": value})
+        load_scenario(REPO / "tests" / "scenarios" / "policy_furusato_nozei.toml", overrides={f"levers.0.{key}": value})
     assert "policy_furusato_nozei.toml" in str(err.value)
 
 
@@ -93,8 +93,8 @@ def test_cli_refuses_a_bad_furusato_field_with_exit_2(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(f'extends = "{REPO / "scenarios" / "baseline.toml"}"\n[[levers]]\nkind = "furusato_nozei"\n'
                    "one_stop_share = nan\n")
-    done = subprocess.run([sys.executable, "-m", "experiments.cli", "compare", "scenarios/baseline.toml", str(bad),
-                           "--out", str(tmp_path / "cmp")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "experiments.cli", "compare", str(bad), "--baseline",
+                           "scenarios/baseline.toml", "--out", str(tmp_path / "cmp")], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "bad.toml" in done.stderr and "levers.0.one_stop_share" in done.stderr
     assert not (tmp_path / "cmp").exists()
@@ -143,7 +143,7 @@ def three_reps():
     same = load_scenario(REPO / "scenarios" / "baseline.toml", overrides={**FAST, "run.name": "same"})
     # a pull ten times the default, so that 3 replications at this coarse scale tell its engaged
     # person-years from zero (the formatter's "¥ per" path) while settlers stay indistinguishable
-    furusato = load_scenario(REPO / "scenarios" / "policy_furusato_nozei.toml",
+    furusato = load_scenario(REPO / "tests" / "scenarios" / "policy_furusato_nozei.toml",
                              overrides={**FAST, "levers.0.visit_uplift": 10.0})
     return compare(base, [same, furusato], reps=3, seed=4)
 
@@ -179,7 +179,7 @@ def test_compare_says_not_distinguishable_instead_of_a_cost(three_reps):
 
 def test_compare_with_two_replications_estimates_no_interval():
     base = load_scenario(REPO / "scenarios" / "baseline.toml", overrides={**FAST, "run.horizon_years": 1})
-    cko = load_scenario(REPO / "scenarios" / "policy_cko.toml", overrides={**FAST, "run.horizon_years": 1})
+    cko = load_scenario(REPO / "tests" / "scenarios" / "policy_cko.toml", overrides={**FAST, "run.horizon_years": 1})
     result = compare(base, [cko], reps=2, seed=4)
     t = result.table
     assert t["low"].isna().all() and t["high"].isna().all() and (t["status"] == "no_interval").all()

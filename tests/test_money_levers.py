@@ -60,8 +60,8 @@ def grant_runs():
     """The same seed with every settler in a couple, and with every settler single."""
     couples = {"levers.0.couple_share_with_children": 1.0, "levers.0.couple_share_without_children": 1.0}
     singles = {"levers.0.couple_share_with_children": 0.0, "levers.0.couple_share_without_children": 0.0}
-    return (run("scenarios/policy_relocation_grant.toml", **couples),
-            run("scenarios/policy_relocation_grant.toml", **singles))
+    return (run("tests/scenarios/policy_relocation_grant.toml", **couples),
+            run("tests/scenarios/policy_relocation_grant.toml", **singles))
 
 
 def totals_by_fy(m: RelationModel) -> pd.DataFrame:
@@ -103,7 +103,7 @@ def test_travel_subsidy_pays_participant_trips_within_the_yearly_cap():
     """Step by step, from the people themselves: each participant's visit-days of the step × the
     subsidy per day of their pair, cut at annual_cap_yen over the 年度, is exactly what the lever paid."""
     cap = 30_000
-    m = run("scenarios/policy_travel_subsidy.toml", steps=0, **{"run.people_per_agent": 500,
+    m = run("tests/scenarios/policy_travel_subsidy.toml", steps=0, **{"run.people_per_agent": 500,
                                                                  "levers.0.annual_cap_yen": cap,
                                                                  "levers.0.take_up_per_year": 0.5})
     q = slot_of(m, "travel_subsidy")
@@ -141,8 +141,8 @@ def test_travel_subsidy_pays_participant_trips_within_the_yearly_cap():
     assert checked > 50 and capped > 0, "participants travelled, and some reached the cap"
 
 
-@pytest.mark.parametrize("scenario", ["scenarios/policy_travel_subsidy.toml",
-                                      "scenarios/policy_furusato_resident.toml"])
+@pytest.mark.parametrize("scenario", ["tests/scenarios/policy_travel_subsidy.toml",
+                                      "tests/scenarios/policy_furusato_resident.toml"])
 def test_people_not_enrolled_follow_the_baseline_path(scenario):
     """Same seed, unlimited shared capacities: everyone never enrolled follows the baseline path exactly."""
     fine = {"run.people_per_agent": 500, "run.start": "2026-04", **UNLIMITED}
@@ -166,14 +166,14 @@ def test_people_not_enrolled_follow_the_baseline_path(scenario):
 def test_travel_subsidy_and_registration_are_the_baseline_before_start_and_at_size_zero():
     base = run("scenarios/baseline.toml")
     b = base.results()
-    late = run("scenarios/policy_travel_subsidy.toml", **{"levers.0.start": "2021-04"})
+    late = run("tests/scenarios/policy_travel_subsidy.toml", **{"levers.0.start": "2021-04"})
     start = int(np.flatnonzero(base.dates == pd.Timestamp("2021-04-01"))[0])
     p = late.results()
     assert b[b["step"] <= start].equals(p[p["step"] <= start])
     assert not b.equals(p)
-    for path, zero in (("scenarios/policy_travel_subsidy.toml", {"levers.0.share": 0.0}),
-                       ("scenarios/policy_travel_subsidy.toml", {"levers.0.take_up_per_year": 0.0}),
-                       ("scenarios/policy_furusato_resident.toml",
+    for path, zero in (("tests/scenarios/policy_travel_subsidy.toml", {"levers.0.share": 0.0}),
+                       ("tests/scenarios/policy_travel_subsidy.toml", {"levers.0.take_up_per_year": 0.0}),
+                       ("tests/scenarios/policy_furusato_resident.toml",
                         {"levers.0.take_up_per_year": 0.0, "levers.1.take_up_per_year": 0.0,
                          "levers.0.start": "2020-04", "levers.1.start": "2020-04"})):
         empty = run(path, **zero)
@@ -183,7 +183,7 @@ def test_travel_subsidy_and_registration_are_the_baseline_before_start_and_at_si
 
 
 def test_registration_costs_are_per_registrant_and_premium_perks_per_activity_day():
-    m = run("scenarios/policy_furusato_resident.toml", **{"run.people_per_agent": 500, "levers.0.start": "2020-04",
+    m = run("tests/scenarios/policy_furusato_resident.toml", **{"run.people_per_agent": 500, "levers.0.start": "2020-04",
                                                           "levers.1.start": "2020-04", "levers.1.min_activities": 10})
     basic, premium = m.config.levers
     prog = m.programmes()
@@ -235,7 +235,7 @@ def test_registration_costs_are_per_registrant_and_premium_perks_per_activity_da
 ])
 def test_bad_money_lever_fields_are_refused(path, key, value, message):
     with pytest.raises(ScenarioError, match=message) as err:
-        load_scenario(REPO / "scenarios" / f"{path}.toml", overrides={f"levers.0.{key}": value})
+        load_scenario(REPO / "tests" / "scenarios" / f"{path}.toml", overrides={f"levers.0.{key}": value})
     assert f"{path}.toml" in str(err.value)
 
 

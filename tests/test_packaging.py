@@ -59,3 +59,8 @@ def test_an_installed_wheel_runs_the_built_in_scenario(tmp_path):
     located = subprocess.run([str(python), "-c", "import model.paths as p; print(p.default_scenario())"],
                              cwd=work, capture_output=True, text=True, env=env, check=True)
     assert "site-packages" in located.stdout and located.stdout.strip().endswith("_scenarios/baseline.toml")
+    # the default baseline of kankei compare ships too, and loads with what it extends
+    status_quo = subprocess.run([str(python), "-c", "import model.paths as p; from model import load_scenario; "
+                                 "s = load_scenario(p.status_quo_scenario()); print(s.source, len(s.config.levers))"],
+                                cwd=work, capture_output=True, text=True, env=env, check=True)
+    assert "_scenarios/status_quo.toml" in status_quo.stdout and int(status_quo.stdout.split()[-1]) > 5

@@ -28,9 +28,9 @@ def run(path: str, steps: int | None = None, rng: int = 5, **overrides) -> Relat
     return m
 
 
-@pytest.mark.parametrize("scenario", ["scenarios/programme_working_holiday.toml",
-                                      "scenarios/programme_kyoryokutai.toml",
-                                      "scenarios/policy_intermediary.toml"])
+@pytest.mark.parametrize("scenario", ["tests/scenarios/programme_working_holiday.toml",
+                                      "tests/scenarios/programme_kyoryokutai.toml",
+                                      "tests/scenarios/policy_intermediary.toml"])
 def test_a_programme_changes_nobody_it_did_not_enrol(scenario):
     """Same seed, unlimited shared capacities: everyone never enrolled follows the baseline path exactly."""
     fine = {"run.people_per_agent": 250, **UNLIMITED}
@@ -51,7 +51,7 @@ def test_a_programme_changes_nobody_it_did_not_enrol(scenario):
 
 def test_entries_match_places_and_spending_is_per_place_and_entry():
     # 400 places per prefecture and year: about 94 simulated entrants a year, enough to test the rate
-    m = run("scenarios/programme_kyoryokutai.toml", **{"run.people_per_agent": 200,
+    m = run("tests/scenarios/programme_kyoryokutai.toml", **{"run.people_per_agent": 200,
                                                         "levers.0.places_per_region_year": 400})
     prog = m.programmes()
     years = m.n_steps / 12
@@ -70,15 +70,15 @@ def test_entries_do_not_depend_on_the_scale():
     """Places are rationed in expectation: 2,000 places per prefecture-year fill alike at 1,000 and 250
     people per agent (about 282 and 1,128 simulated entrants over three years)."""
     many = {"levers.0.places_per_region_year": 2000}
-    coarse = run("scenarios/programme_kyoryokutai.toml", **{"run.people_per_agent": 1000, **many}).programmes()
-    fine = run("scenarios/programme_kyoryokutai.toml", **{"run.people_per_agent": 250, **many}).programmes()
+    coarse = run("tests/scenarios/programme_kyoryokutai.toml", **{"run.people_per_agent": 1000, **many}).programmes()
+    fine = run("tests/scenarios/programme_kyoryokutai.toml", **{"run.people_per_agent": 250, **many}).programmes()
     places = 2000 * 47 * 3
     assert coarse["entries"].sum() == pytest.approx(places, rel=0.2)
     assert fine["entries"].sum() == pytest.approx(places, rel=0.1)
 
 
 def test_cohorts_conserve_their_members():
-    m = run("scenarios/programme_working_holiday.toml", **{"run.people_per_agent": 500})
+    m = run("tests/scenarios/programme_working_holiday.toml", **{"run.people_per_agent": 500})
     cohorts = m.cohorts()
     prog = m.programmes()
     prog["entry_fy"] = [fiscal_year(d - pd.Timedelta(days=1)) for d in prog["date"]]
@@ -93,25 +93,25 @@ def test_cohorts_conserve_their_members():
 
 def test_identical_to_the_baseline_before_the_start_and_at_size_zero():
     base = run("scenarios/baseline.toml")
-    late = run("scenarios/programme_kyoryokutai.toml", **{"levers.0.start": "2021-04"})
+    late = run("tests/scenarios/programme_kyoryokutai.toml", **{"levers.0.start": "2021-04"})
     start = int(np.flatnonzero(base.dates == pd.Timestamp("2021-04-01"))[0])
     b, p = base.results(), late.results()
     assert b[b["step"] <= start].equals(p[p["step"] <= start])
     assert not b.equals(p)
-    empty = run("scenarios/programme_kyoryokutai.toml", **{"levers.0.places_per_region_year": 0})
+    empty = run("tests/scenarios/programme_kyoryokutai.toml", **{"levers.0.places_per_region_year": 0})
     assert empty.results().equals(b) and empty.flows().equals(base.flows())
     assert empty.spending()["yen"].sum() == 0
 
 
 def test_bad_programmes_are_refused():
     with pytest.raises(ScenarioError, match="age_max"):
-        load_scenario(REPO / "scenarios/programme_academy.toml", overrides={"levers.0.age_max": 19})
+        load_scenario(REPO / "tests/scenarios/programme_academy.toml", overrides={"levers.0.age_max": 19})
     with pytest.raises(ScenarioError, match="places_per_region_year"):
-        load_scenario(REPO / "scenarios/programme_academy.toml", overrides={"levers.0.places_per_region_year": -1})
+        load_scenario(REPO / "tests/scenarios/programme_academy.toml", overrides={"levers.0.places_per_region_year": -1})
     with pytest.raises(ScenarioError, match="stages"):
-        load_scenario(REPO / "scenarios/programme_academy.toml", overrides={"levers.0.stages": ["resident"]})
+        load_scenario(REPO / "tests/scenarios/programme_academy.toml", overrides={"levers.0.stages": ["resident"]})
     with pytest.raises(ScenarioError, match="duration_months"):
-        load_scenario(REPO / "scenarios/programme_academy.toml", overrides={"levers.0.duration_months": 240})
+        load_scenario(REPO / "tests/scenarios/programme_academy.toml", overrides={"levers.0.duration_months": 240})
 
 
 def test_compare_reports_participants_and_deadweight_exactly():
@@ -121,7 +121,7 @@ def test_compare_reports_participants_and_deadweight_exactly():
 
     fast = {"run.people_per_agent": 1000, "run.horizon_years": 3}
     base = load_scenario(REPO / "scenarios/baseline.toml", overrides=fast)
-    programme = load_scenario(REPO / "scenarios/programme_kyoryokutai.toml", overrides=fast)
+    programme = load_scenario(REPO / "tests/scenarios/programme_kyoryokutai.toml", overrides=fast)
     result = compare(base, [programme], reps=2, seed=3)
     runs = result.runs.iloc[0]
     assert runs["participants"] > 0

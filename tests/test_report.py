@@ -47,8 +47,8 @@ def test_report_of_a_run(run_dir, lang, capsys):
 
 def test_report_of_a_comparison(tmp_path, capsys):
     out = tmp_path / "cmp"
-    assert main(["compare", str(REPO / "scenarios/baseline.toml"), str(REPO / "scenarios/policy_cko.toml"),
-                 "--reps", "2", *SET,
+    assert main(["compare", str(REPO / "tests/scenarios/policy_cko.toml"),
+                 "--baseline", str(REPO / "scenarios/baseline.toml"), "--reps", "2", *SET,
                  "--out", str(out), "--quiet"]) == 0
     assert main(["report", str(out), "--lang", "ja", "--out", str(tmp_path / "c.html")]) == 0
     page = (tmp_path / "c.html").read_text(encoding="utf-8")

@@ -66,10 +66,11 @@ def test_run_and_compare_refuse_folders_and_files_they_did_not_write(tmp_path):
     spec = tmp_path / "spec.toml"
     spec.write_text(ISHIGAMI)
     before = snapshot(tmp_path)
-    policy = str(REPO / "scenarios" / "policy_cko.toml")
+    policy = str(REPO / "tests" / "scenarios" / "policy_cko.toml")
     for target in (thesis, notes, sweep):
         assert_refused(cli("run", *FAST, "--out", str(target)), "--out")
-        assert_refused(cli("compare", str(BASELINE), policy, "--reps", "1", *FAST, "--out", str(target)), "--out")
+        assert_refused(cli("compare", policy, "--baseline", str(BASELINE), "--reps", "1", *FAST, "--out", str(target)),
+                       "--out")
     for target in (thesis, notes):
         assert_refused(cli("sweep", str(spec), "--executor", "serial", "--out", str(target)), str(target))
     for target in (notes, thesis / "thesis.txt", thesis):      # the one file `kankei report` writes
@@ -104,8 +105,9 @@ def test_a_kankei_folder_is_replaced_but_not_one_with_foreign_files_or_of_anothe
     assert_refused(cli("run", *FAST, "--out", str(out)), "my_notes.md")
     assert (out / "my_notes.md").read_text() == "mine"
     (out / "my_notes.md").unlink()
-    policy = str(REPO / "scenarios" / "policy_cko.toml")
-    assert_refused(cli("compare", str(BASELINE), policy, "--reps", "1", *FAST, "--out", str(out)), "'run' folder")
+    policy = str(REPO / "tests" / "scenarios" / "policy_cko.toml")
+    assert_refused(cli("compare", policy, "--baseline", str(BASELINE), "--reps", "1", *FAST, "--out", str(out)),
+                   "'run' folder")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
@@ -238,12 +240,11 @@ def test_compare_checks_names_and_regions_before_any_run(tmp_path):
     twin = tmp_path / "twin"
     twin.mkdir()
     (twin / "policy_cko.toml").write_text(f'extends = "{policy}"\n')
-    done = cli("compare", str(BASELINE), str(policy), str(twin / "policy_cko.toml"), *FAST,
-                  "--out", str(tmp_path / "c"))
+    done = cli("compare", str(policy), str(twin / "policy_cko.toml"), "--set", "run.people_per_agent=20000",
+               "--out", str(tmp_path / "c"))
     assert_refused(done, "distinct names")
     ohnan = REPO / "scenarios" / "cases" / "ohnan.toml"
-    done = cli("compare", str(BASELINE), str(ohnan), "--set", "run.people_per_agent=5000", "--out",
-                  str(tmp_path / "c"))
+    done = cli("compare", str(ohnan), "--set", "run.people_per_agent=5000", "--out", str(tmp_path / "c"))
     assert_refused(done, "regions.data", "differs from the baseline")
     assert not (tmp_path / "c").exists()
 

@@ -24,6 +24,7 @@ from model import RelationModel, kernel, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"
+LEVER_ALONE = REPO / "tests" / "scenarios"   # each lever alone on the no-policy baseline
 LEVERS = ("policy_relocation_grant.toml", "policy_dual_residence.toml", "programme_kyoryokutai.toml")
 BASELINE_OUTCOMES = ("settlers_total", "final_engaged", "final_visitors", "final_settled", "adults_final")
 EFFECT_OUTCOMES = ("settlers_total", "final_engaged")
@@ -34,7 +35,7 @@ Z = 4.0  # agreement within Z standard errors: 16 comparisons of fixed-seed runs
 def _study(ppa: float, outcomes: tuple[str, ...]) -> tuple:
     over = {"run.people_per_agent": ppa, "run.horizon_years": 7.5}
     base = load_scenario(SCENARIOS / "baseline.toml", overrides=over)
-    policies = [load_scenario(SCENARIOS / name, overrides=over) for name in LEVERS]
+    policies = [load_scenario(LEVER_ALONE / name, overrides=over) for name in LEVERS]
     runs = paired_runs(base, policies, REPS, outcomes=outcomes)
     return runs, summarise_pairs(runs, outcomes)
 
@@ -86,7 +87,7 @@ def test_pairing_keeps_its_variance_reduction_at_coarse_scale(scales):
 @pytest.mark.parametrize("name", [*LEVERS, "policy_intermediary.toml", "policy_travel_subsidy.toml"])
 def test_every_lever_is_identical_to_the_baseline_before_its_start(name):
     over = {"run.people_per_agent": 1000, "run.horizon_years": 3, "levers.0.start": "2021-01"}
-    policy = load_scenario(SCENARIOS / name, overrides=over)
+    policy = load_scenario(LEVER_ALONE / name, overrides=over)
     base = load_scenario(SCENARIOS / "baseline.toml", overrides={k: v for k, v in over.items() if k.startswith("run")})
     a, b = RelationModel(scenario=base, rng=11), RelationModel(scenario=policy, rng=11)
     before = 9  # 2020-04 … 2020-12
