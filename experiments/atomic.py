@@ -27,7 +27,7 @@ from typing import Any
 from model.schema import ScenarioError
 
 MANIFEST = "manifest.json"
-KINDS = ("run", "compare")
+KINDS = ("run", "compare", "calibrate", "validate")
 # a full disk or quota, a file too large, a read-only file system, no permission
 WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
 REPORT_MARK = b"<title>Kankei: "       # in the head of every page `kankei report` writes

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from experiments import arguments
 from experiments.sweep_cli import register as register_sweep_commands
+from experiments.calibrate_cli import register as register_calibration_commands
 from model.paths import default_scenario, results_dir
 from model.schema import ScenarioError
 
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")
     cmp.set_defaults(func=cmd_compare)
     register_sweep_commands(sub)
+    register_calibration_commands(sub)
     report = sub.add_parser("report", help="one self-contained HTML page of a run, compare or sweep folder",
                             description="Write DIR/report-<lang>.html: figures embedded, tables, scenario and "
                                         "manifest; it opens offline and prints. A folder that kankei run, compare "

@@ -19,6 +19,7 @@ from mesa.experimental.scenarios import Scenario
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from model.levers.registry import LEVER_SPECS, LeverSpec
+from model.priors import CalibrationSettings
 from model.paths import default_scenario
 from model.schema import Capacity, NonNegative, Positive, ScenarioError, Share, check_month
 from model.schema import Section as _Section
@@ -360,6 +361,7 @@ class ScenarioConfig(_Section):
     adoption: AdoptionSettings = AdoptionSettings()
     outcomes: OutcomeSettings = OutcomeSettings()
     levers: list[LeverSpec] = Field(default_factory=list)
+    calibration: CalibrationSettings = CalibrationSettings()
 
     @model_validator(mode="after")
     def _programmes_fit_the_horizon(self) -> "ScenarioConfig":
@@ -369,6 +371,24 @@ class ScenarioConfig(_Section):
             if duration is not None and duration > months:
                 raise ValueError(f"levers.{i}.duration_months ({duration:g}) is longer than the horizon "
                                  f"({months:g} months)")
+        return self
+
+    @model_validator(mode="after")
+    def _priors_name_numbers(self) -> "ScenarioConfig":
+        values = self.model_dump(mode="python")
+        for key in self.calibration.priors:
+            if key.split(".")[0] in ("run", "calibration", "levers"):
+                raise ValueError(f"calibration.priors.{key}: run, calibration and lever settings are not free "
+                                 "parameters (they say how a run is made and which policy it is, not how people "
+                                 "behave)")
+            node: Any = values
+            for part in key.split("."):
+                if not (isinstance(node, dict) and part in node):
+                    raise ValueError(f"calibration.priors.{key}: no such scenario value (write a dotted key "
+                                     "such as rates.settle)")
+                node = node[part]
+            if isinstance(node, bool) or not isinstance(node, (int, float)):
+                raise ValueError(f"calibration.priors.{key}: a prior needs a single number, the key holds {node!r}")
         return self
 
     @model_validator(mode="after")
