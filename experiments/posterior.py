@@ -7,9 +7,9 @@ writes; `write_posterior` writes one from a DataFrame):
 - ``weight``: float, ≥ 0 and finite, normalised to sum to 1 (within 1e-6);
 - one float column per free parameter, named by its dotted scenario key as
   `model.parameters.with_overrides` accepts it (``rates.engage``, ``rates.leave``,
-  ``migration.job_rate``, ...): a number of the scenario outside the ``run`` and ``levers`` sections
-  (those say how a run is made and which policy it is, not how people behave); finite values that
-  the scenario accepts;
+  ``migration.job_rate``, ...): a number of the scenario outside the ``run``, ``levers`` and
+  ``calibration`` sections (those say how a run is made, which policy it is and how it is
+  calibrated, not how people behave); finite values that the scenario accepts;
 - optional key-value metadata ``kankei``: a JSON object (e.g. ``{"scenario": ..., "targets": ...,
   "generation": t}``), kept as `Posterior.metadata` and never needed.
 
@@ -45,7 +45,8 @@ from model.schema import ScenarioError
 
 DRAW, WEIGHT = "draw", "weight"
 META_KEY = b"kankei"
-REFUSED_SECTIONS = ("run", "levers")     # how a run is made and which policy it is: not posterior parameters
+# how a run is made, which policy it is and how it is calibrated: not posterior parameters
+REFUSED_SECTIONS = ("run", "levers", "calibration")
 WEIGHT_TOLERANCE = 1e-6
 # spawn key of the posterior draws, apart from the replication seeds (rep,) and the design's sampling
 _DRAW_SPAWN_KEY = (0x4B414E4B, 0xD4A)
@@ -122,7 +123,8 @@ def _numeric_leaf(config: dict[str, Any], key: str) -> str | None:
     if len(parts) < 2 or not all(parts):
         return "is not a dotted scenario key (section.key, e.g. rates.engage)"
     if parts[0] in REFUSED_SECTIONS:
-        return (f"is in the {parts[0]!r} section, which says how a run is made or which policy it is; allowed: "
+        return (f"is in the {parts[0]!r} section, which says how a run is made, which policy it is or how it is "
+                f"calibrated; allowed: "
                 f"numbers of the other sections ({', '.join(k for k in config if k not in REFUSED_SECTIONS)})")
     node: Any = config
     for depth, part in enumerate(parts):

@@ -140,6 +140,8 @@ BAD_FILES = [
     ("unknown_section", lambda: frame(**{"magic.engage": [1.0, 1.0, 1.0]}), None, "magic.engage", "unknown"),
     ("run_section", lambda: frame(**{"run.people_per_agent": [9e3] * 3}), None, "run.people_per_agent", "'run'"),
     ("lever_key", lambda: frame(**{"levers.0.factor": [2.0] * 3}), None, "levers.0.factor", "'levers'"),
+    ("calibration_key", lambda: frame(**{"calibration.people_per_agent": [2e3] * 3}), None,
+     "calibration.people_per_agent", "'calibration'"),
     ("not_dotted", lambda: frame(**{"engage": [0.2] * 3}), None, "engage", "not a dotted scenario key"),
     ("a_tuple", lambda: frame(**{"types.weights": [0.2] * 3}), None, "types.weights", "not a number"),
     ("refused_value", lambda: frame(**{"rates.engage": [0.2, -1.0, 0.2]}), None, "rates.engage",
