@@ -175,7 +175,7 @@ def test_a_file_that_is_missing_or_not_parquet_is_refused(tmp_path):
 ])
 def test_cli_refuses_a_bad_posterior_with_exit_2_and_writes_nothing(tmp_path, make, column):
     path = raw_parquet(tmp_path / "bad.parquet", make())
-    done = kankei("compare", str(BASELINE), "scenarios/policy_cko.toml", "--posterior", str(path),
+    done = kankei("compare", "scenarios/policy_cko.toml", "--baseline", str(BASELINE), "--posterior", str(path),
                   "--out", str(tmp_path / "cmp"), timeout=300)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert f"{path}: {column}:" in done.stderr
@@ -183,11 +183,11 @@ def test_cli_refuses_a_bad_posterior_with_exit_2_and_writes_nothing(tmp_path, ma
 
 
 def test_cli_refuses_draws_without_a_posterior_and_a_drawn_parameter_in_set(tmp_path):
-    done = kankei("compare", str(BASELINE), "scenarios/policy_cko.toml", "--draws", "3", "--out",
+    done = kankei("compare", "scenarios/policy_cko.toml", "--baseline", str(BASELINE), "--draws", "3", "--out",
                   str(tmp_path / "cmp"), timeout=300)
     assert done.returncode == 2 and "--draws: 3: needs --posterior FILE" in done.stderr
     post = write_posterior(tmp_path / "p.parquet", frame())
-    done = kankei("compare", str(BASELINE), "scenarios/policy_cko.toml", "--posterior", post.path,
+    done = kankei("compare", "scenarios/policy_cko.toml", "--baseline", str(BASELINE), "--posterior", post.path,
                   "--set", "rates.settle=0.01", "--out", str(tmp_path / "cmp"), timeout=300)
     assert done.returncode == 2 and "--set: rates.settle: is a parameter of the posterior" in done.stderr
     assert not (tmp_path / "cmp").exists() and "Traceback" not in done.stderr
@@ -256,7 +256,7 @@ def test_kankei_compare_with_a_posterior_end_to_end(tmp_path):
         {"draw": [0, 1, 2], "weight": [0.3, 0.3, 0.4], "rates.settle": [0.004, 0.01, 0.03]}),
         {"note": "hand-made for a test"})
     out = tmp_path / "cmp"
-    done = kankei("compare", str(BASELINE), str(settle_policy(tmp_path)), "--posterior", post.path, "--draws", "3",
+    done = kankei("compare", str(settle_policy(tmp_path)), "--baseline", str(BASELINE), "--posterior", post.path, "--draws", "3",
                   "--seed", "5", "--quiet", "--out", str(out), "--set", "run.people_per_agent=5000",
                   "--set", "run.horizon_years=2", timeout=900)
     assert done.returncode == 0, done.stderr
