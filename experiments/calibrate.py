@@ -159,24 +159,11 @@ def sampler(settings: Settings) -> Iterator[Any]:
     if settings.executor == "serial":
         yield pyabc.sampler.SingleCoreSampler()
         return
-    from dask.distributed import Client, LocalCluster
+    from experiments.executors import dask_client
 
-    from experiments.executors import worker_setup
-
-    if settings.executor == "dask" and settings.scheduler:
-        client = Client(settings.scheduler)
-        cluster = None
-    else:
-        cluster = LocalCluster(n_workers=settings.workers, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None)
-        client = Client(cluster)
-    try:
-        client.run(worker_setup)
+    workers = None if settings.scheduler else settings.workers
+    with dask_client(workers, settings.scheduler if settings.executor == "dask" else None) as (client, _):
         yield pyabc.sampler.DaskDistributedSampler(dask_client=client, batch_size=1)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def measurable_targets(scenario: KankeiScenario, targets: TargetTable, horizon_years: float) -> tuple:

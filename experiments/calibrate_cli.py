@@ -6,6 +6,8 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from experiments import arguments
@@ -155,6 +157,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     from experiments.atomic import check_output_folder
     from experiments.calibrate import DB_NAME, OUTPUT_FILES, Settings, calibrate, write_calibration
+    from experiments.interrupts import quiet_second_interrupt
     from experiments.cli import results_dir
     from experiments.provenance import manifest
     from experiments.store import atomic_write
@@ -185,23 +188,20 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                         min_acceptance=args.min_acceptance, seed=args.seed, executor=args.executor,
                         workers=args.workers, scheduler=args.scheduler)
     log_lines: list[str] = []
-    handler = _ListHandler(log_lines)
-    logging.getLogger("ABC").addHandler(handler)
-    logging.getLogger("ABC").setLevel(logging.INFO)
-    logging.getLogger("ABC").propagate = False
     interrupted = False
     with tqdm(total=args.budget, desc="calibrate", unit="sim", disable=True if args.quiet else None,
-              file=sys.stderr) as bar:
+              file=sys.stderr) as bar, pyabc_log(log_lines):
         def progress(done: int, _budget: int) -> None:
-            bar.n = done
+            bar.n = min(done, args.budget)
             bar.refresh()
         try:
             cal = calibrate(scenario, targets, out_dir, settings, resume=args.resume, progress=progress)
         except KeyboardInterrupt:
+            quiet_second_interrupt()
             interrupted = True
     if interrupted:
-        print(f"\nstopped: every finished generation is kept in {out_dir / DB_NAME}; continue with --resume",
-              file=sys.stderr)
+        print(f"kankei: interrupted; every finished generation is kept in {out_dir / DB_NAME}: continue with "
+              "the same command and --resume", file=sys.stderr)
         return 130
     write_calibration(cal, scenario, out_dir, log_lines)
     print(cal.generations.to_string(index=False))
@@ -209,6 +209,21 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(cal.fit.to_string(index=False))
     print(f"\n{cal.simulations} simulations; wrote {out_dir}")
     return 0
+
+
+@contextmanager
+def pyabc_log(lines: list[str]) -> Iterator[None]:
+    """pyABC's log goes into `lines` (for calibrate.log) instead of the terminal, for the command's length."""
+    logger = logging.getLogger("ABC")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    logger.handlers = [_ListHandler(lines)]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.handlers, level, logger.propagate = saved[0], saved[1], saved[2]
+        logger.setLevel(level)
 
 
 class _ListHandler(logging.Handler):

@@ -280,7 +280,10 @@ def _numba_plugin(numba_threads: int, local: bool) -> Any:
 
 
 @contextmanager
-def _dask(workers: int | None, scheduler: str | None, numba_threads: int) -> Iterator[ExecutorHandle]:
+def dask_client(workers: int | None, scheduler: str | None, numba_threads: int = 1) -> Iterator[tuple[Any, str]]:
+    """A Dask client, on the cluster at `scheduler` or on a new LocalCluster of `workers` processes
+    × 1 thread, with `numba_threads` Numba threads per worker and no statistical profiler; yields
+    (client, description) and closes both."""
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:  # pragma: no cover - it is a dependency
@@ -317,7 +320,19 @@ def _dask(workers: int | None, scheduler: str | None, numba_threads: int) -> Ite
         where = f"Dask LocalCluster, {n} worker process(es) × 1 thread at {cluster.scheduler_address}"
     try:
         client.register_plugin(_numba_plugin(numba_threads, local=cluster is not None), name="kankei-numba-setup")
+        yield client, where
+    except KeyboardInterrupt:
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)   # Ctrl-C: close quietly
+        raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
+
+@contextmanager
+def _dask(workers: int | None, scheduler: str | None, numba_threads: int) -> Iterator[ExecutorHandle]:
+    with dask_client(workers, scheduler, numba_threads) as (client, where):
         cache = {"at": 0.0, "slots": 2}
 
         def slots() -> int:   # the cluster may grow or shrink (adaptive scaling): look again every 2 s
@@ -329,11 +344,6 @@ def _dask(workers: int | None, scheduler: str | None, numba_threads: int) -> Ite
 
         yield ExecutorHandle(client.get_executor(pure=False), "dask", sum(client.nthreads().values()),
                              numba_threads, where, slots)
-    except KeyboardInterrupt:
-        logging.getLogger("distributed").setLevel(logging.CRITICAL)   # Ctrl-C: close quietly
-        raise
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+
+
 _warm_up = warm_up   # the name benchmarks/bench_sweep.py imports

@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from model.levers.base import LEDGER
+from model.levers.registry import LEVER_SPECS
 from model.migration import AREAS
 from model.paths import scenarios_dir
 from model.schema import ScenarioError
@@ -44,6 +46,9 @@ MAPPING_COLUMNS = ("output", "filters", "statistic", "window", "rel_sd", "mappin
 STAGES = tuple(s.name for s in Stage if s != Stage.DEAD)
 TYPES = tuple(k.name for k in EngagementType)
 AREA_NAMES = tuple(dict.fromkeys(AREAS.values()))
+LEVER_KINDS = tuple(LEVER_SPECS)
+LEDGER_ITEMS = tuple(item.name for item in LEDGER)
+SPENDING_ITEMS = ("programme", *(item.name for item in LEDGER if item.payer is not None))
 _WINDOW = {"month": re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$"), "year": re.compile(r"^(\d{4})$"),
            "fiscal": re.compile(r"^FY(\d{4})(?:-FY(\d{4}))?$")}
 
@@ -93,13 +98,13 @@ OUTPUTS: dict[str, Output] = {o.name: o for o in (
     Output("cohort", "cohorts", "people", {"programme": None, "stage": (*STAGES, "DEAD"),
                                            "years_since_entry": None},
            ("fiscal",), ("count", "share"), "programme members by stage at a fiscal-year end"),
-    Output("lever", "lever_counts", "value", {"kind": None, "item": ("cases", "persons", "children", "trips",
+    Output("lever", "lever_counts", "value", {"kind": LEVER_KINDS, "item": ("cases", "persons", "children", "trips",
                                                                       "days")},
            ("fiscal",), ("sum", "per_year"), "what the levers' spending paid for (cases, persons, …)"),
-    Output("ledger", "ledger", "yen", {"kind": None, "item": None}, ("fiscal",), ("sum", "per_year"),
+    Output("ledger", "ledger", "yen", {"kind": LEVER_KINDS, "item": LEDGER_ITEMS}, ("fiscal",), ("sum", "per_year"),
            "money the levers move besides spending (ふるさと納税 donations, deductions, gifts, …), yen"),
-    Output("spending", "spending", "yen", {"kind": None, "payer": ("national", "prefecture", "municipality"),
-                                           "item": None},
+    Output("spending", "spending", "yen", {"kind": LEVER_KINDS, "payer": ("national", "prefecture", "municipality"),
+                                           "item": SPENDING_ITEMS},
            ("fiscal",), ("sum", "per_year"), "public cost of the levers, yen"),
     Output("adoption", "adoption", "municipalities", {}, ("fiscal",), ("count", "share"),
            "municipalities running 関係人口 programmes at a fiscal-year end (share: of all municipalities)"),

@@ -239,3 +239,51 @@ def test_a_fork_after_the_kernel_ran_fails_clearly_instead_of_hanging(tmp_path):
                           env=env)
     assert done.returncode == 0, done.stderr
     assert "ForkedAfterThreadsError" in done.stdout and "spawn" in done.stdout, done.stdout
+
+
+def finished_generations(out: Path) -> int:
+    """Generations pyABC has stored in a calibration folder's history (0 while none or no file)."""
+    import sqlite3
+
+    db = out / "abc.db"
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
+            return con.execute("SELECT COUNT(*) FROM populations WHERE t >= 0").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("executor", "times"), [("serial", 1), ("processes", 2)])
+def test_ctrl_c_stops_a_calibration_keeping_its_generations_and_it_resumes(tmp_path, executor, times):
+    scenario = tmp_path / "cal.toml"
+    scenario.write_text(f'extends = "{BASELINE}"\n[run]\nhorizon_years = 1\n[calibration]\npeople_per_agent = 20000\n'
+                        '[calibration.priors."adoption.base_rate"]\nlow = 0.01\nhigh = 0.2\nsource = "assumption"\n')
+    targets = tmp_path / "targets.csv"
+    targets.write_text("target_id,quantity,population,period,value,unit,source,note,output,filters,statistic,window,"
+                       "rel_sd,mapping_note\nadopting,q,p,FY2020,1300,municipalities,src,,adoption,,count,FY2020,0.05,\n")
+    out = tmp_path / "cal"
+    args = ["calibrate", str(scenario), "--targets", str(targets), "--out", str(out), "--population", "8",
+            "--generations", "50", "--budget", "100000", "--executor", executor, "--quiet"]
+    proc = start(args)
+    wait_for(lambda: finished_generations(out) >= 1, 240, proc)
+    ctrl_c(proc, times)
+    try:
+        _, err = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("the calibration did not stop within 15 s of Ctrl-C")
+    assert proc.returncode == 130, err
+    assert "traceback" not in err.lower() and "error" not in err.lower(), err
+    assert err.strip().splitlines()[-1].startswith("kankei: interrupted; every finished generation is kept"), err
+    assert_group_gone(proc)
+    kept = finished_generations(out)
+    assert kept >= 1
+    again = subprocess.run([sys.executable, "-m", "experiments.cli", *args[:-5], "--generations", str(kept + 1),
+                            "--executor", "serial", "--resume", "--quiet"],
+                           cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert finished_generations(out) == kept + 1 and (out / "posterior.parquet").is_file()

@@ -54,6 +54,8 @@ def test_shipped_targets_load_and_every_unmapped_row_says_why():
     (row(window="2020-13"), "window", "measured over YYYY-MM"),
     (row(output="lever", filters="kind=relocation_grant;item=cases", statistic="sum", window="FY2024-FY2022"),
      "window", "FYyyyy or FYyyyy-FYyyyy"),
+    (row(output="lever", filters="kind=relocation_grnt;item=cases", statistic="sum", window="FY2023"),
+     "filters", "kind takes"),
     (row(value="nan"), "value", "finite"),
     (row(value="lots"), "value", "not a number"),
     (row(rel_sd="0"), "rel_sd", "relative standard deviation > 0"),
