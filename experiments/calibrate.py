@@ -37,6 +37,23 @@ MISSING_PENALTY = 100.0        # standardised error of a target a run cannot rea
 SEED_STRIDE = 1_000_003
 
 
+def import_pyabc():
+    """pyABC, imported without its side effect on this process's environment: on import it sets
+    OMP_NUM_THREADS=1 (and two KMP variables), which would cap the Numba kernel's OpenMP threads here
+    and in every process started afterwards (a worker, a `kankei` subprocess)."""
+    import os
+
+    saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK")}
+    import pyabc
+
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    return pyabc
+
+
 @dataclass(frozen=True)
 class FreeParameter:
     """A prior in pyABC's space: uniform in the value, or in log10 of it."""
@@ -145,7 +162,7 @@ class Calibration:
 
 
 def _prior(parameters: list[FreeParameter]):
-    import pyabc
+    pyabc = import_pyabc()
 
     return pyabc.Distribution(**{p.key: pyabc.RV("uniform", p.bounds[0], p.bounds[1] - p.bounds[0])
                                  for p in parameters})
@@ -154,7 +171,7 @@ def _prior(parameters: list[FreeParameter]):
 @contextmanager
 def sampler(settings: Settings) -> Iterator[Any]:
     """pyABC's sampler for the chosen executor (a local Dask cluster for "processes")."""
-    import pyabc
+    pyabc = import_pyabc()
 
     if settings.executor == "serial":
         yield pyabc.sampler.SingleCoreSampler()
@@ -185,7 +202,7 @@ def calibrate(scenario: KankeiScenario, targets: TargetTable, folder: Path, sett
     `progress(simulations, budget)` is called after each generation (and after each simulation on the
     serial executor).
     """
-    import pyabc
+    pyabc = import_pyabc()
 
     parameters = free_parameters(scenario)
     if not parameters:
