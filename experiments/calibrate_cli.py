@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from experiments import arguments
+from model.paths import default_scenario, results_dir
 
 VALIDATE_EPILOG = """\
 examples:
@@ -93,7 +94,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     from experiments.atomic import atomic_folder, check_output_folder
     from experiments.calibrate import run_horizon
-    from experiments.cli import default_scenario, results_dir
     from experiments.provenance import manifest
     from experiments.targets import load_targets
     from experiments.validate import fit_table, plot_fit, simulate
@@ -158,7 +158,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from experiments.atomic import check_output_folder
     from experiments.calibrate import DB_NAME, OUTPUT_FILES, Settings, calibrate, write_calibration
     from experiments.interrupts import quiet_second_interrupt
-    from experiments.cli import results_dir
     from experiments.provenance import manifest
     from experiments.store import atomic_write
     from experiments.targets import load_targets

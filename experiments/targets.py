@@ -455,9 +455,3 @@ def observe(frames: RunFrames, targets: TargetTable) -> pd.DataFrame:
         r = read(frames, t)
         rows.append({"target_id": t.target_id, "observed": t.observed, "model": r.value, "how": r.how})
     return pd.DataFrame(rows)
-
-
-def summary_statistics(frames: RunFrames, targets: TargetTable) -> dict[str, float]:
-    """The fitted targets' model values of one run, by target id (the calibration's summary statistics)."""
-    return {t.target_id: read(frames, t).value for t in targets.fitted}
-
