@@ -144,6 +144,7 @@ class Settings:
     population: int = 100              # particles per generation
     generations: int = 20              # at most
     min_acceptance: float = 0.02       # stop when a generation accepts fewer
+    prior_share: float = 0.2           # share of proposals drawn from the prior (`experiments.proposal`)
     seed: int = 1
     executor: str = "processes"        # serial, processes (a local Dask cluster) or dask
     workers: int = 2
@@ -166,6 +167,13 @@ def _prior(parameters: list[FreeParameter]):
 
     return pyabc.Distribution(**{p.key: pyabc.RV("uniform", p.bounds[0], p.bounds[1] - p.bounds[0])
                                  for p in parameters})
+
+
+def _proposal(parameters: list[FreeParameter], prior_share: float):
+    from experiments.proposal import DefensiveTransition
+
+    return DefensiveTransition([p.key for p in parameters], [p.bounds[0] for p in parameters],
+                               [p.bounds[1] for p in parameters], prior_share)
 
 
 @contextmanager
@@ -221,7 +229,8 @@ def calibrate(scenario: KankeiScenario, targets: TargetTable, folder: Path, sett
     x0 = {t.target_id: t.observed for t in inside}
     db = f"sqlite:///{(folder / DB_NAME).resolve()}"
     with sampler(settings) as smp:
-        abc = pyabc.ABCSMC(sim, _prior(parameters), distance, population_size=settings.population, sampler=smp)
+        abc = pyabc.ABCSMC(sim, _prior(parameters), distance, population_size=settings.population, sampler=smp,
+                           transitions=_proposal(parameters, settings.prior_share))
         if resume and (folder / DB_NAME).exists():
             abc.load(db, 1)
         else:

@@ -74,6 +74,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="at most this many generations (default 20)")
     c.add_argument("--min-acceptance", type=arguments.positive_float, default=0.02, metavar="A",
                    help="stop when a generation accepts fewer than this share (default 0.02)")
+    c.add_argument("--prior-share", type=arguments.open_share, default=0.2, metavar="S",
+                   help="share of proposals drawn from the prior, which bounds the particles' weights "
+                        "(default 0.2; docs/calibration.md, Method)")
     c.add_argument("--seed", type=arguments.seed, default=1, metavar="S", help="root seed (default 1)")
     c.add_argument("--executor", choices=("serial", "processes", "dask"), default="processes",
                    help="serial (reproducible bit for bit), processes (a local Dask cluster, default) or dask")
@@ -138,13 +141,16 @@ def format_fit(table) -> str:
         return "" if x != x else (f"{x:.3f}" if abs(like) < 10 else f"{x:,.0f}")
 
     shown = table[table["inside"].notna()]
-    rows = [(r.target_id, str(r.period), num(r.observed, r.observed), num(r.median, r.observed),
+    rows = [(r.target_id, str(r.period), r.use, num(r.observed, r.observed), num(r.median, r.observed),
              f"{num(r.low, r.observed)} – {num(r.high, r.observed)}", "yes" if r.inside else "NO")
             for r in shown.itertuples()]
-    text = render_table(("target", "period", "observed", "model median", "90 % interval", "inside"), rows,
-                        align="<<>>>^")
-    n_in = int(shown["inside"].astype(bool).sum())
-    text += f"\n\n{n_in} of {len(shown)} comparable targets inside the model's 90 % interval"
+    text = render_table(("target", "period", "use", "observed", "model median", "90 % interval", "inside"), rows,
+                        align="<<<>>>^")
+    counts = [f"{int(part['inside'].astype(bool).sum())} of {len(part)} comparable {label} targets inside "
+              "the model's 90 % interval"
+              for use, label in (("fit", "fitted"), ("check", "check (not fitted)"))
+              if len(part := shown[shown["use"] == use])]
+    text += "\n\n" + "\n".join(counts)
     other = table[table["inside"].isna()]
     if len(other):
         text += "\n\nNot comparable:\n" + "\n".join(f"  {r.target_id}: {r.how}" for r in other.itertuples())
@@ -184,7 +190,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                     {"kind": "calibrate", "targets": str(Path(args.targets).resolve()), "files": files})
     atomic_write(out_dir / "manifest.json", json.dumps(info, indent=2, ensure_ascii=False).encode())
     settings = Settings(budget=args.budget, population=args.population, generations=args.generations,
-                        min_acceptance=args.min_acceptance, seed=args.seed, executor=args.executor,
+                        min_acceptance=args.min_acceptance, prior_share=args.prior_share, seed=args.seed,
+                        executor=args.executor,
                         workers=args.workers, scheduler=args.scheduler)
     log_lines: list[str] = []
     interrupted = False

@@ -15,7 +15,7 @@ from experiments.plots import plot_stages
 from experiments.provenance import manifest
 from experiments.spec import run_seed
 from model import KankeiScenario, RelationModel
-from model.relation_model import fiscal_year
+from model.relation_model import fiscal_years
 from model.stages import Flow, Stage
 
 
@@ -53,7 +53,7 @@ class RunOutputs:
         """Settlers (定住: moves up the ladder) and leavers per fiscal year, national, mean over reps."""
         f = self.flows[self.flows["flow"].isin([Flow.SETTLE.name, Flow.LEAVE.name])].copy()
         # a step's flows happen during the step that starts one step earlier
-        f["fiscal_year"] = [fiscal_year(d) for d in (f["date"] - pd.DateOffset(days=1))]
+        f["fiscal_year"] = fiscal_years(f["date"] - pd.DateOffset(days=1))
         table = f.groupby(["rep", "fiscal_year", "flow"], observed=True)["people"].sum()
         table = table.groupby(["fiscal_year", "flow"], observed=True).mean().unstack("flow")
         return table.rename(columns=str.lower)

@@ -15,6 +15,10 @@ note) and five mapping columns:
 - `rel_sd`: the figure's stated precision as a relative standard deviation (weights the distance
   in calibration).
 
+An optional column `use` says what a mapped row is for: `fit` (the default: calibration fits it and
+validation compares it) or `check` (validation compares it, calibration leaves it out: a figure the
+scenario's inputs fix, or one the model cannot produce for a reason its mapping_note gives).
+
 `load_targets(path)` refuses a bad row (unknown output, filter, value, statistic or window) with the
 file, row and allowed values (`TargetsError`). `observe(frames, targets)` gives the model's value of
 every target from one run's tidy frames (`RunFrames.of(model)`); a target whose window lies outside
@@ -36,13 +40,14 @@ from model.levers.registry import LEVER_SPECS
 from model.migration import AREAS
 from model.paths import scenarios_dir
 from model.schema import ScenarioError
-from model.relation_model import fiscal_year
+from model.relation_model import fiscal_years
 from model.stages import EngagementType, Flow, Stage
 from model.surveys import HOME_KINDS, VISIT_DAY_LABELS, Destination
 
 TARGETS_PATH = scenarios_dir() / "data" / "calibration_targets.csv"
 SHARED_COLUMNS = ("target_id", "quantity", "population", "period", "value", "unit", "source", "note")
 MAPPING_COLUMNS = ("output", "filters", "statistic", "window", "rel_sd", "mapping_note")
+USES = ("fit", "check")            # the optional `use` column
 STAGES = tuple(s.name for s in Stage if s != Stage.DEAD)
 TYPES = tuple(k.name for k in EngagementType)
 AREA_NAMES = tuple(dict.fromkeys(AREAS.values()))
@@ -156,10 +161,17 @@ class Target:
     window: Window | None
     rel_sd: float
     row: pd.Series = field(repr=False, compare=False)
+    use: str = "fit"
+
+    @property
+    def mapped(self) -> bool:
+        """Does the row name a model output (validation reads it)?"""
+        return self.output != "none"
 
     @property
     def fitted(self) -> bool:
-        return self.output != "none"
+        """Does calibration fit it (mapped, and `use` is fit)?"""
+        return self.mapped and self.use == "fit"
 
     @property
     def sd(self) -> float:
@@ -200,6 +212,9 @@ def parse_target(row: pd.Series, path: Path, number: int) -> Target:
         raise TargetsError(path, number, "value", f"{row['value']!r} is not a number") from None
     if not math.isfinite(observed):
         raise TargetsError(path, number, "value", "must be a finite number (NaN and infinity are refused)")
+    use = _text(row.get("use", "")) or "fit"
+    if use not in USES:
+        raise TargetsError(path, number, "use", f"{use!r} is not a use; allowed: {', '.join(USES)}")
     name = _text(row["output"])
     if name == "none":
         if not _text(row["mapping_note"]):
@@ -237,7 +252,7 @@ def parse_target(row: pd.Series, path: Path, number: int) -> Target:
         raise TargetsError(path, number, "rel_sd", f"{row['rel_sd']!r}: a relative standard deviation > 0 is needed")
     if observed == 0:
         raise TargetsError(path, number, "value", "a fitted target needs a non-zero value (its precision is relative)")
-    return Target(tid, observed, name, filters, stat, share_over, window, rel_sd, row)
+    return Target(tid, observed, name, filters, stat, share_over, window, rel_sd, row, use)
 
 
 @dataclass(frozen=True)
@@ -250,6 +265,7 @@ class TargetTable:
 
     @property
     def fitted(self) -> tuple[Target, ...]:
+        """The rows calibration fits."""
         return tuple(t for t in self.targets if t.fitted)
 
     def measurable(self, dates: pd.DatetimeIndex) -> tuple[Target, ...]:
@@ -281,7 +297,7 @@ def load_targets(path: str | Path | None = None) -> TargetTable:
             raise TargetsError(path, number, "target_id", f"{tid} appears twice")
         seen.add(tid)
         targets.append(parse_target(row, path, number))
-    if not any(t.fitted for t in targets):
+    if not any(t.mapped for t in targets):
         raise TargetsError(path, None, "output", "no row names a model output (every row is output none)")
     return TargetTable(path, frame, tuple(targets))
 
@@ -330,7 +346,7 @@ class RunFrames:
         flows = model.flows()
         region = np.array([by_code[int(c)] for c in flows["region"]], dtype=np.int64)
         during = flows["date"] - pd.Timedelta(days=1)          # a step's flows happen in the step before
-        flows = pd.DataFrame({"year": during.dt.year.to_numpy(), "fiscal_year": [fiscal_year(d) for d in during],
+        flows = pd.DataFrame({"year": during.dt.year.to_numpy(), "fiscal_year": fiscal_years(during),
                               "home_kind": kinds[region], "area": areas[region],
                               "flow": flows["flow"].astype(str), "people": flows["people"]})
         cohorts = model.cohorts()
@@ -343,7 +359,7 @@ class RunFrames:
             stocks=stocks, destinations=dest, visit_days=model.visit_days(), net_migration=model.net_migration(),
             flows=flows, retention=model.retention(), cohorts=cohorts,
             lever_counts=model.lever_counts(), ledger=ledger, spending=model.spending().assign(
-                fiscal_year=lambda d: [fiscal_year(x - pd.Timedelta(days=1)) for x in d["date"]]),
+                fiscal_year=lambda d: fiscal_years(d["date"] - pd.Timedelta(days=1))),
             adoption=model.municipalities_by_fiscal_year())
 
 
@@ -399,7 +415,7 @@ def _month_step(frames: RunFrames, w: Window) -> int:
 
 def read(frames: RunFrames, t: Target) -> Reading:
     """The model's value of target `t` in the run `frames` come from."""
-    if not t.fitted:
+    if not t.mapped:
         return Reading(math.nan, f"not mapped: {_text(t.row['mapping_note'])}")
     why = coverage(frames.dates, t)
     if why is not None:

@@ -17,7 +17,8 @@ from experiments.targets import RunFrames, TargetTable, observe
 from model import KankeiScenario, RelationModel
 from model.parameters import with_overrides
 
-TABLE_COLUMNS = ["target_id", "quantity", "period", "observed", "median", "low", "high", "inside", "unit", "how"]
+TABLE_COLUMNS = ["target_id", "quantity", "period", "use", "observed", "median", "low", "high", "inside", "unit",
+                 "how"]
 
 
 def simulate(scenario: KankeiScenario, targets: TargetTable, reps: int, seed: int | None = None,
@@ -63,7 +64,7 @@ def fit_table(targets: TargetTable, sims: pd.DataFrame) -> pd.DataFrame:
             low = median = high = np.nan
             inside = None
         rows.append({"target_id": t.target_id, "quantity": t.row["quantity"], "period": t.row["period"],
-                     "observed": t.observed, "median": median, "low": low, "high": high, "inside": inside,
+                     "use": t.use, "observed": t.observed, "median": median, "low": low, "high": high, "inside": inside,
                      "unit": t.row["unit"], "how": how})
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 

@@ -41,6 +41,12 @@ def fiscal_year(date: pd.Timestamp) -> int:
     return date.year if date.month >= 4 else date.year - 1
 
 
+def fiscal_years(dates: pd.DatetimeIndex | pd.Series) -> np.ndarray:
+    """`fiscal_year` of every date at once (年度, April to March)."""
+    dates = pd.DatetimeIndex(dates)
+    return (dates.year - (dates.month < 4)).to_numpy(dtype=np.int64)
+
+
 def _same_rng(a: Any, b: Any) -> bool:
     """Do two rng arguments (seeds or Generators) name the same stream? Seeds compare by value."""
     if isinstance(a, int | np.integer) and isinstance(b, int | np.integer):
@@ -221,7 +227,7 @@ class RelationModel(mesa.Model):
         self.history.record_continuity(year, continuing)
         if self.levers.slots:
             members = np.flatnonzero(p.programme[:n] >= 0)
-            entry_fy = np.array([fiscal_year(d) for d in self.dates[p.enrolled_at[members]]], dtype=np.int64)
+            entry_fy = fiscal_years(self.dates[p.enrolled_at[members]])
             self.history.record_cohorts(year, p.programme[members], entry_fy, p.stage[members])
         refresh_factors(p, self.config, self.table, self._engage_norm)
 
@@ -285,7 +291,7 @@ class RelationModel(mesa.Model):
     def retention(self) -> pd.DataFrame:
         """Retention of each fiscal year's settlers (定着率) 1, 3, 5 and 10 years after settling: the
         share of the cohort's survivors still living in the region they settled in."""
-        return self.history.retention_frame(np.array([fiscal_year(d) for d in self.dates[:-1]]))
+        return self.history.retention_frame(fiscal_years(self.dates[:-1]))
 
     def kpis(self) -> pd.DataFrame:
         """The seed's KPIs per step and region (例1, 例3, 例4, adopting municipalities)."""
@@ -322,7 +328,7 @@ class RelationModel(mesa.Model):
         adopting = self.history.kpi(KPI.MUNICIPALITIES_ADOPTING).sum(axis=1)
         dates = self.dates[: self.history.last + 1]
         frame = pd.DataFrame({"date": dates, "municipalities": adopting})
-        frame["fiscal_year"] = [fiscal_year(d - pd.Timedelta(days=1)) for d in dates]
+        frame["fiscal_year"] = fiscal_years(dates - pd.Timedelta(days=1))
         return frame.iloc[1:].groupby("fiscal_year", as_index=False).last()[["fiscal_year", "municipalities"]]
 
     def regions_frame(self) -> pd.DataFrame:
