@@ -146,10 +146,13 @@ def format_fit(table) -> str:
             for r in shown.itertuples()]
     text = render_table(("target", "period", "use", "observed", "model median", "90 % interval", "inside"), rows,
                         align="<<<>>>^")
-    counts = [f"{int(part['inside'].astype(bool).sum())} of {len(part)} comparable {label} targets inside "
-              "the model's 90 % interval"
-              for use, label in (("fit", "fitted"), ("check", "check (not fitted)"))
-              if len(part := shown[shown["use"] == use])]
+    fitted, checks = shown[shown["use"] == "fit"], shown[shown["use"] == "check"]
+    counts = [f"{int(fitted['inside'].astype(bool).sum())} of {len(fitted)} comparable fitted targets inside the "
+              "model's 90 % interval"] if len(fitted) else []
+    if len(checks):    # often fixed by inputs, so without spread: judged by the figure's stated precision
+        counts.append(f"{int(checks['inside'].astype(bool).sum())} of {len(checks)} checks (not fitted) inside it; "
+                      f"{int((checks['z'].abs() <= 1).sum())} within their stated precision (|model median − "
+                      "observed| ≤ rel_sd × |observed|)")
     text += "\n\n" + "\n".join(counts)
     other = table[table["inside"].isna()]
     if len(other):

@@ -17,8 +17,8 @@ from experiments.targets import RunFrames, TargetTable, observe
 from model import KankeiScenario, RelationModel
 from model.parameters import with_overrides
 
-TABLE_COLUMNS = ["target_id", "quantity", "period", "use", "observed", "median", "low", "high", "inside", "unit",
-                 "how"]
+TABLE_COLUMNS = ["target_id", "quantity", "period", "use", "observed", "median", "low", "high", "inside", "z",
+                 "unit", "how"]
 
 
 def simulate(scenario: KankeiScenario, targets: TargetTable, reps: int, seed: int | None = None,
@@ -51,7 +51,7 @@ def simulate(scenario: KankeiScenario, targets: TargetTable, reps: int, seed: in
 
 def fit_table(targets: TargetTable, sims: pd.DataFrame) -> pd.DataFrame:
     """One row per target: observed, median and 5 %–95 % of the replications, inside (None if the model
-    cannot say), and how the model measured it (or why not)."""
+    cannot say), z = (median − observed) / (rel_sd × |observed|), and how the model measured it (or why not)."""
     rows = []
     for t in targets.targets:
         values = sims.loc[sims["target_id"] == t.target_id, "model"].to_numpy(dtype=float)
@@ -65,6 +65,7 @@ def fit_table(targets: TargetTable, sims: pd.DataFrame) -> pd.DataFrame:
             inside = None
         rows.append({"target_id": t.target_id, "quantity": t.row["quantity"], "period": t.row["period"],
                      "use": t.use, "observed": t.observed, "median": median, "low": low, "high": high, "inside": inside,
+                     "z": (median - t.observed) / t.sd if t.mapped else np.nan,
                      "unit": t.row["unit"], "how": how})
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -170,3 +171,28 @@ def test_parameters_that_made_synthetic_targets_are_inside_the_90_percent_poster
         assert low <= value <= high, (key, value, low, high)
         prior = PRIORS[key]
         assert high - low < 0.8 * (prior["high"] - prior["low"]), f"{key}: the posterior did not narrow"
+
+
+def test_the_shipped_calibration_is_the_status_quo_at_its_posterior_medians():
+    """scenarios/calibrated.toml changes only the status quo's free parameters, each to the weighted
+    median of the shipped posterior, inside its prior."""
+    from experiments.posterior import load_posterior
+    from model.paths import status_quo_scenario
+
+    calibrated = load_scenario(scenarios_dir() / "calibrated.toml")
+    status = load_scenario(status_quo_scenario())
+    posterior = load_posterior(scenarios_dir() / "data" / "status_quo_posterior.parquet", calibrated)
+    priors = status.config.calibration.priors
+    assert set(posterior.parameters) == set(priors)
+    assert Path(posterior.metadata["scenario"]).name == "status_quo.toml"
+    ours, theirs = calibrated.config.model_dump(), status.config.model_dump()
+    assert ours["levers"] == theirs["levers"]
+    weights = posterior.frame["weight"].to_numpy()
+    for key, prior in priors.items():
+        value = ours
+        for part in key.split("."):
+            value = value[part]
+        (median,) = weighted_quantiles(posterior.frame[key].to_numpy(), weights, (0.5,))
+        assert value == pytest.approx(median, rel=1e-5), key
+        assert prior.low <= value <= prior.high, key
+        assert ((posterior.frame[key] >= prior.low * (1 - 1e-9)) & (posterior.frame[key] <= prior.high * (1 + 1e-9))).all()
