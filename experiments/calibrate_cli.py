@@ -166,7 +166,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     from experiments.atomic import check_output_folder
     from experiments.calibrate import DB_NAME, OUTPUT_FILES, Settings, calibrate, write_calibration
-    from experiments.interrupts import quiet_second_interrupt
+    from experiments.interrupts import first_interrupt_only, quiet_second_interrupt
     from experiments.provenance import manifest
     from experiments.store import atomic_write
     from experiments.targets import load_targets
@@ -204,7 +204,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             bar.n = min(done, args.budget)
             bar.refresh()
         try:
-            cal = calibrate(scenario, targets, out_dir, settings, resume=args.resume, progress=progress)
+            with first_interrupt_only():
+                cal = calibrate(scenario, targets, out_dir, settings, resume=args.resume, progress=progress)
         except KeyboardInterrupt:
             quiet_second_interrupt()
             interrupted = True

@@ -44,3 +44,25 @@ def interrupts_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def first_interrupt_only() -> Iterator[None]:
+    """Inside: the first Ctrl-C raises KeyboardInterrupt and ignores further ones at once, in the signal
+    handler itself, so that a second SIGINT (`uv run` forwards each one, a user presses twice) cannot land
+    in the clean-up before the `except` clause calls `quiet_second_interrupt` (it did, in sqlite's
+    connection close during a calibration's clean-up). The previous handler is restored on leaving."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(signum, frame) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGINT) is first:
+            signal.signal(signal.SIGINT, previous)
