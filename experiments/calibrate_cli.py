@@ -194,8 +194,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     atomic_write(out_dir / "manifest.json", json.dumps(info, indent=2, ensure_ascii=False).encode())
     settings = Settings(budget=args.budget, population=args.population, generations=args.generations,
                         min_acceptance=args.min_acceptance, prior_share=args.prior_share, seed=args.seed,
-                        executor=args.executor,
-                        workers=args.workers, scheduler=args.scheduler)
+                        executor=args.executor, workers=args.workers, scheduler=args.scheduler)
     log_lines: list[str] = []
     interrupted = False
     with tqdm(total=args.budget, desc="calibrate", unit="sim", disable=True if args.quiet else None,

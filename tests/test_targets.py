@@ -275,20 +275,16 @@ def test_validate_writes_the_fit_table_and_takes_posterior_draws(tmp_path, capsy
     assert adopting[0.3] > adopting[0.01]
 
 
-def test_a_check_without_spread_is_judged_by_its_stated_precision():
+def test_a_check_without_spread_is_judged_by_its_stated_precision(tmp_path):
     """Checks are often fixed by inputs (no spread between replications): the summary says whether the
     model is within the figure's stated precision, besides whether it is inside the (empty) interval."""
-    import tempfile
-    from pathlib import Path
-
     from experiments.calibrate_cli import format_fit
     from experiments.validate import fit_table
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "use.csv"
-        path.write_text(HEADER.rstrip("\n") + ",use\n" + row(tid="f") + ",fit\n"
-                        + row(tid="c", value="100") + ",check\n", encoding="utf-8")
-        targets = load_targets(path)
+    path = tmp_path / "use.csv"
+    path.write_text(HEADER.rstrip("\n") + ",use\n" + row(tid="f") + ",fit\n"
+                    + row(tid="c", value="100") + ",check\n", encoding="utf-8")
+    targets = load_targets(path)
     sims = pd.DataFrame({"rep": [0, 1, 0, 1], "seed": [1, 2, 1, 2], "target_id": ["f", "f", "c", "c"],
                          "observed": [0.2, 0.2, 100.0, 100.0], "model": [0.19, 0.21, 100.5, 100.5],
                          "how": ["read"] * 4})
