@@ -136,6 +136,8 @@ class Programme(ProgrammeLever):
     visitor of the host), with `entry_type` on entering 関係人口. For `duration_months` their hazards
     are multiplied by `effects` and they make `visit_days_per_year` more visit-days; afterwards their
     own ties carry on. Cost: `cost_per_place_year` per participant-year taken plus `cost_per_entry`.
+    `initial_participants` real persons are in post when the run starts (着任中の参加者), enrolled
+    uniformly over the term before it (`model.population.place_members`).
     """
 
     kind: Literal["programme"] = "programme"
