@@ -39,6 +39,9 @@ class Decision(IntEnum):
     TYPE = 40            # initial engagement type
     TENURE = 41          # initial time in stage
     VISIT_LEVEL = 42     # the person's visit-intensity level (a quantile, drawn once)
+    INITIAL_MEMBERS = 43  # programme members in post at the start per host region (systematic rounding; id = slot)
+    INITIAL_ENROL = 44   # which eligible people are members in post at the start (u1), a first contact's host (u2)
+    INITIAL_TERM = 45    # steps a member in post at the start has already served
     NEW_COUNT = 48       # new adults per region and step (stochastic rounding)
     ADOPTION = 56        # municipal adoption of 関係人口 programmes
 

@@ -623,6 +623,24 @@ def apply_event(event, i, c, s, h, t, k, cls, tie_i, people, inputs, tables, sca
 
 
 @njit(cache=True, inline="always")
+def programme_host(q, bits, s, h, t, a, cls, uh, programmes):
+    """Host region in which programme q counts a person (stage s, home h, target t, age a, cost class
+    cls; `bits` the programmes open to their home and stage) as eligible, or -1 if it does not take
+    them: the target, or the home of a settler, if it hosts there; for a first contact (NONE), a host
+    drawn by gravity among the programme's hosts with the uniform `uh`."""
+    if (bits >> q) & 1 == 0 or a < programmes.age_min[q] or a >= programmes.age_max[q]:
+        return np.int64(-1)
+    if programmes.classes[q, cls] == 0:
+        return np.int64(-1)
+    if s == NONE:
+        return np.int64(np.searchsorted(programmes.host_cum[q, h], uh, side="right"))
+    host = h if s == SETTLED else t
+    if programmes.host[q, host] == 0:
+        return np.int64(-1)
+    return host
+
+
+@njit(cache=True, inline="always")
 def enrolment(bits, i, s, h, t, a, cls, k_enrol, programmes, counts):
     """Does person i (stage s, home h, target t, age a, cost class cls) enrol in a programme open to them?
 
@@ -638,16 +656,9 @@ def enrolment(bits, i, s, h, t, a, cls, k_enrol, programmes, counts):
     chosen = np.int64(-1)
     chosen_host = t
     for q in range(programmes.age_min.shape[0]):
-        if (bits >> q) & 1 == 0 or a < programmes.age_min[q] or a >= programmes.age_max[q]:
+        host = programme_host(q, bits, s, h, t, a, cls, uh, programmes)
+        if host < 0:
             continue
-        if programmes.classes[q, cls] == 0:
-            continue
-        if s == NONE:
-            host = np.int64(np.searchsorted(programmes.host_cum[q, h], uh, side="right"))
-        else:
-            host = h if s == SETTLED else t
-            if programmes.host[q, host] == 0:
-                continue
         counts[0, q, host] += 1
         chance = programmes.enrol[q, host]
         if chosen < 0 and ue < acc + chance:
@@ -660,27 +671,27 @@ def enrolment(bits, i, s, h, t, a, cls, k_enrol, programmes, counts):
 
 
 @njit(cache=True, inline="always")
-def enter_programme(q, i, c, s, h, t, k, step, people, programmes, tallies):
-    """Enrol person i in programme q hosted by region t: raise their stage to the programme's entry
-    stage (at least VISITOR; at most ENGAGED when t is their own prefecture), give an engagement type
-    on entering 関係人口, count the flows of the stages passed; returns the new (stage, target, type)."""
+def enter_programme(q, i, s, h, t, k, step, people, programmes, flows):
+    """Enrol person i in programme q hosted by region t at `step`: raise their stage to the programme's
+    entry stage (at least VISITOR; at most ENGAGED when t is their own prefecture), give an engagement
+    type on entering 関係人口, count the flows of the stages passed in `flows` (R, flows); returns the
+    new (stage, target, type)."""
     people.flags[i] = people.flags[i] | FLAG_ENROLLED
     people.programme[i] = q
     people.enrolled_at[i] = step
-    flows = tallies.chunk_flows
     ns = s
     if s < VISITOR:
         ns = VISITOR
-        flows[c, t, T_VISIT] += 1
+        flows[t, T_VISIT] += 1
     entry = np.int64(programmes.entry_stage[q])
     if t == h and entry > ENGAGED:  # hosted in one's own prefecture: no dual residence there
         entry = ENGAGED
     if s != SETTLED and entry > ns:
         if ns < ENGAGED <= entry:
-            flows[c, t, T_ENGAGE] += 1
+            flows[t, T_ENGAGE] += 1
             k = np.int64(programmes.entry_type[q])
         if ns < DUAL <= entry:
-            flows[c, t, T_DUAL] += 1
+            flows[t, T_DUAL] += 1
         ns = entry
     return ns, t, k
 
@@ -760,7 +771,7 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
 
         ns, h, t, k = s, h0, t0, k0
         if entered:  # enrolling is the person's event of the step
-            ns, t, k = enter_programme(q, i, c, s, h0, host, k0, step, people, programmes, tallies)
+            ns, t, k = enter_programme(q, i, s, h0, host, k0, step, people, programmes, tallies.chunk_flows[c])
         else:
             mu = tables.mortality[min(np.int64(a), MAX_AGE)]
             lm = migration_hazard(s, i, h0, a, q, people, inputs, programmes)
@@ -906,3 +917,35 @@ def draw_types(u, flags, type_weights, work_mult_capable, work_mult_other):
     for j in range(u.shape[0]):
         out[j] = draw_type(u[j], flags[j], type_weights, work_mult_capable, work_mult_other, bias)
     return out
+
+
+@njit(cache=True)
+def programme_hosts(q, people, programmes, age, uh):
+    """Vector form of `programme_host` for programme q over every person, with their age at enrolment
+    `age` and host uniforms `uh`: the host region in which each is eligible, -1 if not (the dead and
+    people already enrolled are not); used when the members in post at the start are placed."""
+    n = people.stage.shape[0]
+    out = np.full(n, -1, dtype=np.int64)
+    for i in range(n):
+        s = np.int64(people.stage[i])
+        if s == DEAD or people.programme[i] >= 0:
+            continue
+        h = np.int64(people.home[i])
+        out[i] = programme_host(q, programmes.open_[h, s], s, h, np.int64(people.target[i]), age[i],
+                                cost_class(np.int64(people.etype[i]), people.flags[i]), uh[i], programmes)
+    return out
+
+
+@njit(cache=True)
+def enter_programmes(q, ids, hosts, steps, people, programmes):
+    """Vector form of `enter_programme`: enrol people `ids` in programme q, hosted by `hosts`, at
+    `steps` (before 0 for members in post at the start), and write their new stage, target and type;
+    the flows of the stages passed are not counted (population synthesis)."""
+    flows = np.zeros((programmes.host.shape[1], N_FLOWS), dtype=np.int64)
+    for j in range(ids.shape[0]):
+        i = ids[j]
+        ns, t, k = enter_programme(q, i, np.int64(people.stage[i]), np.int64(people.home[i]), np.int64(hosts[j]),
+                                   np.int64(people.etype[i]), steps[j], people, programmes, flows)
+        people.stage[i] = ns
+        people.target[i] = t
+        people.etype[i] = k

@@ -378,6 +378,19 @@ class ScenarioConfig(_Section):
         return self
 
     @model_validator(mode="after")
+    def _members_in_post_at_the_start(self) -> "ScenarioConfig":
+        start = self.run.start
+        for i, lever in enumerate(self.levers):
+            members = getattr(lever, "initial_participants", 0.0)
+            if members > 0 and not lever.start <= start <= lever.end:
+                label = f" of the lever {lever.name!r}" if lever.name else ""
+                raise ValueError(f"levers.{i}.initial_participants: {members:g} members in post at the start{label}, "
+                                 f"but the lever is in force {lever.start} to {lever.end} and the run starts {start}; "
+                                 "allowed: 0, or a lever in force in the run's first month (start at or before "
+                                 "run.start, end at or after it)")
+        return self
+
+    @model_validator(mode="after")
     def _unique_lever_names(self) -> "ScenarioConfig":
         first: dict[str, int] = {}
         for i, lever in enumerate(self.levers):
@@ -547,7 +560,8 @@ def build_config(raw: dict[str, Any], source: str) -> ScenarioConfig:
 
 def check_against_table(config: ScenarioConfig, source: str, data: Path) -> None:
     """Checks that need the whole scenario or the region table: at least one step, every region
-    gets agents at this scale, and every region code a lever names is in the table."""
+    gets agents at this scale, every region code a lever names is in the table, and a programme's
+    members in post at the start fit the places of a full term in its host regions."""
     from model.levers.leverset import region_mask
 
     run = config.run
@@ -566,6 +580,15 @@ def check_against_table(config: ScenarioConfig, source: str, data: Path) -> None
     for i, lever in enumerate(config.levers):
         for sel in lever.selectors:
             region_mask(getattr(lever, sel), table, source, f"levers.{i}.{sel}")
+        members = getattr(lever, "initial_participants", 0.0)
+        if members > 0:
+            hosts = int(region_mask(lever.regions, table, source, f"levers.{i}.regions").sum())
+            most = lever.full_term_places(hosts)
+            if members > most:
+                raise ScenarioError(source, f"levers.{i}.initial_participants",
+                                    f"{members:g} members in post exceed the places of a full term ({most:,.6g} = "
+                                    f"places_per_region_year {lever.places_per_region_year:g} × {hosts} host regions × "
+                                    f"duration_months {lever.duration_months:g} ÷ 12); allowed: 0 to {most:,.6g}")
 
 
 @lru_cache(maxsize=16)

@@ -108,6 +108,20 @@ def stochastic_round(x: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.floor(x + u).astype(np.int64)
 
 
+def systematic_round(x: np.ndarray, u: float) -> np.ndarray:
+    """Integers with expectation `x` (non-negative) and, together, within one of `x.sum()`: the
+    differences of floor(cumulative sum + u), one uniform `u` for the whole array."""
+    edges = np.floor(np.concatenate(([0.0], np.cumsum(x))) + u)
+    return np.diff(edges).astype(np.int64)
+
+
+def initial_tie(cfg: ScenarioConfig, stage: np.ndarray, etype: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Tie strength at the start: the steady state of a person's visit-days by stage, type and level
+    (gain per visit-day ÷ the decay rate)."""
+    decay = np.log(2.0) / cfg.ties.half_life_years
+    return (visit_days_table(cfg)[stage, etype, level] * cfg.ties.gain_per_visit_day / decay).astype(np.float32)
+
+
 def person_attributes(cfg: ScenarioConfig, table: RegionTable, draws: Draws, step: int,
                       ids: np.ndarray, home: np.ndarray, age: np.ndarray) -> dict[str, np.ndarray]:
     """Income, flags and children for people given their home region and age (初期属性)."""
@@ -276,8 +290,7 @@ def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity:
     etype[typed] = kernel.draw_types(draws.u(0, Decision.TYPE, ids[typed]), attrs["flags"][typed],
                                      np.array((0.0, *t.weights)), t.work_mult_capable, t.work_mult_other)
     level = visit_levels(draws, 0, ids)
-    decay = np.log(2.0) / cfg.ties.half_life_years
-    tie = (visit_days_table(cfg)[stage, etype, level] * cfg.ties.gain_per_visit_day / decay).astype(np.float32)
+    tie = initial_tie(cfg, stage, etype, level)
     tenure = np.floor(draws.u(0, Decision.TENURE, ids) * p.initial_tenure_years_max * cfg.run.steps_per_year)
     tenure = np.minimum(tenure, kernel.MAX_STEPS_IN_STAGE).astype(np.int16)
 
@@ -293,6 +306,50 @@ def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity:
         "visit_level": level, **attrs,
     })
     return people, norm
+
+
+def place_members(people: People, cfg: ScenarioConfig, programmes: kernel.ProgrammeInputs, members: np.ndarray,
+                  draws: Draws) -> np.ndarray:
+    """Put the programme members in post when the run starts (着任中の参加者) into their programmes;
+    return (programmes, R) the simulated persons placed, by host region.
+
+    `members` (programmes, R) is the expected number in post per host region, in simulated persons.
+    Each member enrolled a whole number of steps before the start, uniformly over the term (1 to its
+    `duration` steps: enrolled_at = −1 … −duration), so the cohort's terms end on schedule during
+    the first term of the run. A person is eligible by the programme's own rules
+    (`kernel.programme_hosts`: homes, stages, cost classes, age at enrolment, the host of a first
+    contact drawn by gravity among the host regions); in each host region the members are the
+    eligible people with the smallest draws, as many as the region's count (all eligible people if
+    fewer), the counts rounded systematically so that their total is within one of the expected.
+    Members enter as the kernel's enrolment makes them (`kernel.enter_programmes`): the entry stage
+    and type in the host region, their tie the steady state of the new stage and their time in it
+    the steps already served. Programmes are placed in slot order; a person joins at most one.
+    """
+    placed = np.zeros(members.shape, dtype=np.int64)
+    if not members.any():
+        return placed
+    n = people.n
+    ids = np.arange(n, dtype=np.int64)
+    pick = kernel.uniforms(draws.key, np.int64(0), np.int64(Decision.INITIAL_ENROL), ids)
+    term = draws.u(0, Decision.INITIAL_TERM, ids)
+    for q in np.flatnonzero(members.sum(axis=1) > 0):
+        duration = int(programmes.duration[q])
+        served = 1 + np.floor(term * duration).astype(np.int64)   # steps served before the start, 1..duration
+        age = people.view("age") - served * cfg.run.dt
+        host = kernel.programme_hosts(np.int64(q), people.arrays(), programmes, age, pick[:, 1])
+        counts = systematic_round(members[q], float(draws.u(0, Decision.INITIAL_MEMBERS, np.array([q]))[0]))
+        eligible = np.flatnonzero(host >= 0)
+        order = eligible[np.lexsort((pick[eligible, 0], host[eligible]))]   # by host, then by draw
+        first = np.searchsorted(host[order], np.arange(members.shape[1]))
+        rank = np.arange(len(order)) - first[host[order]]
+        chosen = np.sort(order[rank < counts[host[order]]])
+        before = people.stage[chosen].copy()
+        kernel.enter_programmes(np.int64(q), chosen, host[chosen], -served[chosen], people.arrays(), programmes)
+        raised = people.stage[chosen] != before
+        people.steps_in_stage[chosen[raised]] = served[chosen[raised]]
+        people.tie[chosen] = initial_tie(cfg, people.stage[chosen], people.etype[chosen], people.visit_level[chosen])
+        placed[q] = np.bincount(host[chosen], minlength=members.shape[1])
+    return placed
 
 
 def add_new_adults(people: People, cfg: ScenarioConfig, table: RegionTable, draws: Draws, step: int,

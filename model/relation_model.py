@@ -19,7 +19,7 @@ from model.outputs import History
 from model.surveys import VISIT_DAY_EDGES, area_codes, survey_tables
 from model.parameters import KankeiScenario, ScenarioConfig, load_scenario, with_overrides
 from model.person import Person
-from model.population import Draws, add_new_adults, refresh_factors, synthesise, visit_rate_table
+from model.population import Draws, add_new_adults, place_members, refresh_factors, synthesise, visit_rate_table
 from model.regions import Region, RegionTable, Travel, read_region_table
 from model.stages import EngagementType, Flow, Stage
 from model.units import Scale
@@ -29,10 +29,18 @@ from model.units import Scale
 
 def step_dates(start: str, n_steps: int, steps_per_year: int) -> pd.DatetimeIndex:
     """Date at the start of each step 0..n_steps (monthly steps fall on the 1st of the month)."""
+    return dates_of_steps(start, np.arange(n_steps + 1), steps_per_year)
+
+
+def dates_of_steps(start: str, steps: np.ndarray, steps_per_year: int) -> pd.DatetimeIndex:
+    """Date at the start of each of `steps`, any integers: a step before 0 is before the run (the
+    enrolment of a programme member in post at the start); monthly steps fall on the 1st."""
     first = pd.Timestamp(f"{start}-01")
+    steps = np.asarray(steps, dtype=np.int64)
     if steps_per_year == 12:
-        return pd.date_range(first, periods=n_steps + 1, freq="MS")
-    days = np.arange(n_steps + 1) * (365.2425 / steps_per_year)
+        months = pd.Period(first, "M").ordinal + steps
+        return pd.PeriodIndex.from_ordinals(months, freq="M").to_timestamp()
+    days = steps * (365.2425 / steps_per_year)
     return pd.DatetimeIndex(first + pd.to_timedelta(np.floor(days), unit="D"))
 
 
@@ -91,8 +99,10 @@ class RelationModel(mesa.Model):
         self.regions = [Region(self, r, self.table) for r in range(self.table.n)]
         self.dates = step_dates(cfg.run.start, self.n_steps, cfg.run.steps_per_year)
 
-        self.people, self._engage_norm = synthesise(cfg, self.table, self.travel, self.inputs.gravity, self.draws)
         self._class_visit_days = self.inputs.visit_days_per_class()
+        self.people, self._engage_norm = synthesise(cfg, self.table, self.travel, self.inputs.gravity, self.draws)
+        in_post = self.levers.members_at_start(self.lever_context(0))      # (programmes, R) real persons
+        placed = place_members(self.people, cfg, self.inputs.programmes, self.scale.agents(in_post), self.draws)
         self._effects_key: tuple = ((), b"")
         day_slot = self.inputs.programmes.day_slot
         self.tallies = kernel.Tallies.zeros(R, len(self.levers.slots), self.n_steps + 1,
@@ -111,7 +121,8 @@ class RelationModel(mesa.Model):
                                self.levers.labels(), self.levers.kinds(), self.levers.payer_matrix(),
                                self.levers.programme_labels(), cfg.run.steps_per_year)
         self.history.record(0, self.counts_by_target, self.counts_by_home, self.last_flows,
-                            self.kpi_tracker.step(self.counts_by_target, self.visit_pairs, self.adoption.adopting, 0.0))
+                            self.kpi_tracker.step(self.counts_by_target, self.visit_pairs, self.adoption.adopting, 0.0),
+                            entries=np.zeros_like(placed), participants=placed)
         self.datacollector = mesa.DataCollector(model_reporters={
             **{s.name.lower(): (lambda m, s=s: m.national(s)) for s in Stage if s != Stage.DEAD},
             "settlers": lambda m: float(m.scale.people(m.last_flows[:, Flow.SETTLE].sum())),
@@ -142,15 +153,20 @@ class RelationModel(mesa.Model):
         return self.tallies.visit_pairs
 
     # --- stepping ---------------------------------------------------------------------------------
+    def lever_context(self, k: int) -> LeverContext:
+        """What the levers see at step index `k`: regions, travel, step length, adoption reach, month, 年度."""
+        date = self.dates[k]
+        return LeverContext(table=self.table, travel=self.travel, dt=self.dt, reach=self.adoption.reach,
+                            visit_days_per_year=self._class_visit_days, month=date.strftime("%Y-%m"),
+                            fiscal_year=fiscal_year(date))
+
     def prepare_step(self, k: int) -> LeverContext:
         """Fold the levers in force at step index `k` into the kernel inputs (only when their effects
         may have changed), put the calendar year's migration period effect in force and ration this
         step's capacities; returns the step's lever context."""
-        date = self.dates[k]
-        self.inputs.set_calendar_year(date.year)
-        month = date.strftime("%Y-%m")
-        ctx = LeverContext(table=self.table, travel=self.travel, dt=self.dt, reach=self.adoption.reach,
-                           visit_days_per_year=self._class_visit_days, month=month, fiscal_year=fiscal_year(date))
+        self.inputs.set_calendar_year(self.dates[k].year)
+        ctx = self.lever_context(k)
+        month = ctx.month
         key = self.levers.signature(month, self.adoption.reach)
         if key != self._effects_key:
             self.inputs.fold(self.levers.effects(ctx))
@@ -227,7 +243,8 @@ class RelationModel(mesa.Model):
         self.history.record_continuity(year, continuing)
         if self.levers.slots:
             members = np.flatnonzero(p.programme[:n] >= 0)
-            entry_fy = fiscal_years(self.dates[p.enrolled_at[members]])
+            entry_fy = fiscal_years(dates_of_steps(self.config.run.start, p.enrolled_at[members],
+                                                   self.config.run.steps_per_year))
             self.history.record_cohorts(year, p.programme[members], entry_fy, p.stage[members])
         refresh_factors(p, self.config, self.table, self._engage_norm)
 

@@ -59,6 +59,7 @@ class LeverSet:
         self.budget_left = {i: (math.inf if lever.budget_yen is None else lever.budget_yen)
                             for i, lever, _ in self.levers}
         self.n_regions = table.n
+        self.source = source
 
     def active(self, month: str) -> list[tuple[int, Lever, Masks]]:
         """Levers in force in `month` whose budget is not spent."""
@@ -90,6 +91,26 @@ class LeverSet:
         `model.levers.programmes.RowContext` (travel, visit-days by class)."""
         by_index = {i: (lever, masks) for i, lever, masks in self.levers}
         return [by_index[i][0].row(by_index[i][1], ctx) for i in sorted(self.slots, key=self.slots.get)]
+
+    def members_at_start(self, ctx: LeverContext) -> np.ndarray:
+        """(programmes, R) real persons in post when the run starts (着任中の参加者), by host region: each
+        programme's `initial_participants` spread over its host regions in proportion to its places
+        in the run's first step (`ctx`), as its intake is."""
+        out = np.zeros((len(self.slots), self.n_regions))
+        wanted = [(i, lever.initial_participants) for i, lever, _ in self.levers
+                  if getattr(lever, "initial_participants", 0.0) > 0]
+        if not wanted:
+            return out
+        places = self.effects(ctx).programme_places
+        for i, members in wanted:
+            q = self.slots[i]
+            total = float(places[q].sum())
+            if total <= 0:
+                raise ScenarioError(self.source, f"levers.{i}.initial_participants",
+                                    f"{members:g} members in post, but the lever {self.names[i]!r} offers no places "
+                                    f"in {ctx.month}, the run's first month, to place them in; allowed: 0 here")
+            out[q] = members * places[q] / total
+        return out
 
     def programme_labels(self) -> list[str]:
         """Name of the lever in each programme slot."""

@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 from model.codes import N_CLASSES
 from model.levers.base import COUNTS, EffectContext, Lever, LeverContext, LeverEffects, Masks
 from model.levers.generic import TransitionName
-from model.schema import NonNegative, Positive, RegionSelector
+from model.schema import FiniteNonNegative, NonNegative, Positive, RegionSelector
 from model.stages import N_STAGES, N_TRANSITIONS, EngagementType, Stage, Transition
 
 if TYPE_CHECKING:
@@ -136,6 +136,8 @@ class Programme(ProgrammeLever):
     visitor of the host), with `entry_type` on entering 関係人口. For `duration_months` their hazards
     are multiplied by `effects` and they make `visit_days_per_year` more visit-days; afterwards their
     own ties carry on. Cost: `cost_per_place_year` per participant-year taken plus `cost_per_entry`.
+    `initial_participants` real persons are in post when the run starts (着任中の参加者), enrolled
+    uniformly over the term before it (`model.population.place_members`).
     """
 
     kind: Literal["programme"] = "programme"
@@ -153,12 +155,20 @@ class Programme(ProgrammeLever):
         default_factory=dict, description="Hazard multipliers while taking part, by transition (assumption)")
     cost_per_place_year: NonNegative = Field(0.0, description="Yen per participant-year")
     cost_per_entry: NonNegative = Field(0.0, description="Yen per enrolment")
+    initial_participants: FiniteNonNegative = Field(
+        0.0, description="Real persons in post when the run starts (enrolled over the term before it); "
+                         "at most a full term's places")
 
     @model_validator(mode="after")
     def _ages(self) -> "Programme":
         if self.age_max <= self.age_min:
             raise ValueError(f"age_max ({self.age_max:g}) must be above age_min ({self.age_min:g})")
         return self
+
+    def full_term_places(self, n_regions: int) -> float:
+        """Places a full term offers in `n_regions` host regions (places a year × regions × term in
+        years): the most people the programme can have in post at once, before a CKO's widening."""
+        return self.places_per_region_year * n_regions * self.duration_months / 12
 
     def row(self, masks: Masks, ctx: RowContext) -> ProgrammeRow:
         return ProgrammeRow(hosts=masks["regions"], homes=masks["homes"], stages=stage_mask(self.stages), age_min=self.age_min,
