@@ -19,6 +19,7 @@ from typing import Any
 from mesa.experimental.scenarios import Scenario
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from model.levers.effects import lever_key_problem, lever_name
 from model.levers.registry import LEVER_SPECS, LeverSpec
 from model.priors import CalibrationSettings
 from model.paths import default_scenario
@@ -392,10 +393,15 @@ class ScenarioConfig(_Section):
     def _priors_name_numbers(self) -> "ScenarioConfig":
         values = self.model_dump(mode="python")
         for key in self.calibration.priors:
-            if key.split(".")[0] in ("run", "calibration", "levers"):
-                raise ValueError(f"calibration.priors.{key}: run, calibration and lever settings are not free "
-                                 "parameters (they say how a run is made and which policy it is, not how people "
+            if key.split(".")[0] in ("run", "calibration"):
+                raise ValueError(f"calibration.priors.{key}: run and calibration settings are not free "
+                                 "parameters (they say how a run is made and how it is calibrated, not how people "
                                  "behave)")
+            if lever_name(key) is not None or key == "levers":
+                problem = lever_key_problem(self.levers, key)
+                if problem is not None:
+                    raise ValueError(f"calibration.priors.{key}: {problem}")
+                continue
             node: Any = values
             for part in key.split("."):
                 if not (isinstance(node, dict) and part in node):
@@ -525,7 +531,7 @@ def _explain(error: dict[str, Any]) -> tuple[str, str]:
         msg = "unknown key" + (f"; allowed here: {_allowed(holder)}" if holder else "")
     elif error["type"] == "missing":
         msg = "required key is missing"
-    elif not key and (named := re.match(r"^(levers\.\d+\.\w+): (.*)$", msg, re.S)):
+    elif not key and (named := re.match(r"^(levers\.\d+\.\w+|calibration\.priors\.\S+): (.*)$", msg, re.S)):
         key, msg = named.groups()     # a whole-scenario check that names the key it is about
     return key, msg
 
