@@ -710,7 +710,23 @@ def read_scenario(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     merged = merge(base, raw)
     if levers is not None:
         merged["levers"] = levers
+        _drop_priors_of_removed_levers(merged, raw)
     return merged
+
+
+def _drop_priors_of_removed_levers(merged: dict[str, Any], own: dict[str, Any]) -> None:
+    """Drop the priors a scenario inherits on effect sizes of levers it removed (`remove = true`): a
+    lever that is gone has no effect size to fit. Priors the file writes itself are kept (and checked)."""
+    def priors_of(data: dict[str, Any]) -> dict[str, Any]:
+        calibration = data.get("calibration")
+        priors = calibration.get("priors") if isinstance(calibration, dict) else None
+        return priors if isinstance(priors, dict) else {}
+
+    priors, written = priors_of(merged), priors_of(own)
+    names = {entry.get("name") for entry in merged["levers"] if isinstance(entry, dict)}
+    for key in [k for k in priors if k not in written and lever_name(k) is not None]:
+        if lever_name(key) not in names:
+            del priors[key]
 
 
 def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
