@@ -28,6 +28,7 @@ import pandas as pd
 
 from experiments.targets import RunFrames, TargetTable, read
 from model import KankeiScenario
+from model.levers.effects import lever_name
 from model.parameters import read_scenario, scenario_from_raw
 from model.priors import Prior
 from model.relation_model import step_dates
@@ -301,21 +302,26 @@ OUTPUT_FILES = ("posterior.parquet", "fit.csv", "generations.csv", "calibrated.t
 
 
 def calibrated_scenario(scenario: KankeiScenario, cal: Calibration, folder: Path) -> str:
-    """A scenario file extending `scenario` with each free parameter at its posterior median."""
+    """A scenario file extending `scenario` with each free parameter at its posterior median (a lever's
+    effect size in a `[[levers]]` entry of the lever's name, which changes that lever of `scenario`)."""
     import tomli_w
 
     w = cal.posterior["weight"].to_numpy()
     raw: dict[str, Any] = {"extends": str(Path(scenario.source).resolve().relative_to(folder.resolve(), walk_up=True))}
     lines = []
+    levers: dict[str, dict[str, Any]] = {}     # lever name → its changed effect sizes (merged by name)
     for p in cal.parameters:
         (median,) = weighted_quantiles(cal.posterior[p.key].to_numpy(), w, (0.5,))
-        node = raw
+        name = lever_name(p.key)
         parts = p.key.split(".")
-        for part in parts[:-1]:
+        node = raw if name is None else levers.setdefault(name, {"name": name})
+        for part in parts[2 if name is not None else 0:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = float(f"{median:.6g}")
         lines.append(f"# {p.key}: posterior median {median:.6g} (prior {p.prior.low:g}–{p.prior.high:g}, "
                      f"{p.prior.scale}; {p.prior.source})")
+    if levers:
+        raw["levers"] = list(levers.values())
     head = [f"# Calibrated by kankei calibrate: {cal.simulations} simulations, {len(cal.generations)} generations.",
             *lines, ""]
     return "\n".join(head) + tomli_w.dumps(raw)

@@ -40,7 +40,7 @@ import pandas as pd
 from experiments.intervals import (INTERVAL_LABEL, LEVEL, MIN_REPS, RESAMPLES, cost_per_outcome, effect_status,
                                    mean_interval, replications_for_width, status_text)
 from experiments.outcomes import LEDGER_OUTCOMES, RunView, summarise
-from experiments.posterior import Posterior, draw_seed, variance_parts
+from experiments.posterior import Posterior, draw_seed, parameter_value, variance_parts
 from experiments.runs import replication_seeds
 from model import KankeiScenario, RelationModel
 from model.schema import ScenarioError
@@ -298,7 +298,8 @@ def posterior_options(path: str | None, draws: int | None, reps: int | None, ove
     """`kankei compare`'s --posterior, --draws and --reps, checked before any run: (posterior or None,
     draws, replications per draw or in all). The posterior is validated against the baseline and every
     policy; a parameter it draws may not be fixed by --set, nor differ between a policy and the baseline
-    (each draw sets it in both, so the policy's own value would be lost)."""
+    (each draw sets it in both, so the policy's own value would be lost). A lever's effect size is set in
+    each scenario that has a lever of that name: a policy that removed the lever stays without it."""
     if path is None:
         if draws is not None:
             raise ScenarioError("--draws", str(draws), "needs --posterior FILE: draws are parameter sets resampled "
@@ -311,23 +312,14 @@ def posterior_options(path: str | None, draws: int | None, reps: int | None, ove
         if key in post.parameters:
             raise ScenarioError("--set", key, f"is a parameter of the posterior {path}: each draw sets it; remove it "
                                 "from --set")
-    base = baseline.config.model_dump(mode="python")
     for policy in policies:
-        own = policy.config.model_dump(mode="python")
         for key in post.parameters:
-            a, b = _leaf(base, key), _leaf(own, key)
-            if a != b:
+            a, b = parameter_value(baseline.config, key), parameter_value(policy.config, key)
+            if a is not None and b is not None and a != b:   # None: a lever the scenario does not have
                 raise ScenarioError(policy.source, key, f"is {b!r} here and {a!r} in the baseline, and it is a "
                                     f"parameter of the posterior {path}: each draw sets it in both, so the policy's "
                                     "own value would be lost. Compare on the baseline's value or drop the column")
     return post, DRAWS if draws is None else draws, SEEDS_PER_DRAW if reps is None else reps
-
-
-def _leaf(config: dict, key: str):
-    node = config
-    for part in key.split("."):
-        node = node[part]
-    return node
 
 
 def compare(baseline: KankeiScenario, policies: list[KankeiScenario], reps: int | None = None,

@@ -7,15 +7,19 @@ writes; `write_posterior` writes one from a DataFrame):
 - ``weight``: float, ≥ 0 and finite, normalised to sum to 1 (within 1e-6);
 - one float column per free parameter, named by its dotted scenario key as
   `model.parameters.with_overrides` accepts it (``rates.engage``, ``rates.leave``,
-  ``migration.job_rate``, ...): a number of the scenario outside the ``run``, ``levers`` and
-  ``calibration`` sections (those say how a run is made, which policy it is and how it is
-  calibrated, not how people behave); finite values that the scenario accepts;
+  ``migration.job_rate``, ...): a number of the scenario outside the ``run`` and ``calibration``
+  sections (those say how a run is made and how it is calibrated, not how people behave), or an
+  **effect size** of a named lever, ``levers.NAME.FIELD[.ENTRY]`` (`model.levers.effects`; never a
+  policy size); finite values that the scenario accepts;
 - optional key-value metadata ``kankei``: a JSON object (e.g. ``{"scenario": ..., "targets": ...,
   "generation": t}``), kept as `Posterior.metadata` and never needed.
 
 `load_posterior(path, scenarios)` checks all of that (every particle is applied to every scenario
 given, so a value a scenario refuses is found before anything runs) and raises a `ScenarioError`
 naming the file, the column and what is allowed (the `kankei` CLI prints it and exits with status 2).
+A lever column must name a lever of at least one of those scenarios, and sets it in each scenario
+that has a lever of that name; a scenario without it (a policy that removed the lever) is left as it
+is, since it has no such effect to set.
 `Posterior.draws(n, seed)` resamples n parameter sets by weight (multinomial, with replacement)
 with a NumPy Generator seeded from `seed`: the same seed, the same draws. `draw_seed(root)` is the
 seed `kankei compare` and `kankei sweep` use for it, spawned from their root seed.
@@ -40,18 +44,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model.parameters import KankeiScenario, with_overrides
+from model.levers.effects import applies_to, lever_key_problem, lever_name, lever_value
+from model.parameters import KankeiScenario, ScenarioConfig, with_overrides
 from model.schema import ScenarioError
 
 DRAW, WEIGHT = "draw", "weight"
 META_KEY = b"kankei"
-# how a run is made, which policy it is and how it is calibrated: not posterior parameters
-REFUSED_SECTIONS = ("run", "levers", "calibration")
+# how a run is made and how it is calibrated: not posterior parameters (of the levers, only effect sizes are)
+REFUSED_SECTIONS = ("run", "calibration")
 WEIGHT_TOLERANCE = 1e-6
 # spawn key of the posterior draws, apart from the replication seeds (rep,) and the design's sampling
 _DRAW_SPAWN_KEY = (0x4B414E4B, 0xD4A)
 FORMAT = ("a posterior file has columns draw (integers 0..n−1), weight (floats ≥ 0 summing to 1) and one float "
-          "column per parameter named by its dotted scenario key (e.g. rates.engage)")
+          "column per parameter named by its dotted scenario key (e.g. rates.engage, levers.kyoryokutai.effects.settle)")
 
 
 def draw_seed(root: int) -> int:
@@ -100,9 +105,9 @@ class Posterior:
         return [self.values(i) for i in self.indices(n, seed)]
 
     def apply(self, scenario: KankeiScenario, draw: int) -> KankeiScenario:
-        """`scenario` with particle `draw`'s values (`with_overrides`); a refused value is a
-        ScenarioError naming this file and the column."""
-        values = self.values(draw)
+        """`scenario` with particle `draw`'s values (`with_overrides`), a lever's effect size only if the
+        scenario has a lever of that name; a refused value is a ScenarioError naming this file and the column."""
+        values = {k: v for k, v in self.values(draw).items() if applies_to(scenario.config.levers, k)}
         try:
             return with_overrides(scenario, values)
         except ScenarioError as exc:
@@ -117,15 +122,28 @@ class Posterior:
 
 
 # --- validation ----------------------------------------------------------------------------------
-def _numeric_leaf(config: dict[str, Any], key: str) -> str | None:
-    """Why `key` cannot be a posterior parameter of a scenario (its `model_dump`), or None if it can."""
+def parameter_value(config: ScenarioConfig, key: str) -> Any:
+    """The value a posterior parameter `key` names in a scenario; None for a lever key whose lever the
+    scenario does not have."""
+    if lever_name(key) is not None:
+        return lever_value(config.levers, key)
+    node: Any = config.model_dump(mode="python")
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def _numeric_leaf(scenario: ScenarioConfig, config: dict[str, Any], key: str) -> str | None:
+    """Why `key` cannot be a posterior parameter of a scenario (`config` is its `model_dump`), or None if it can."""
     parts = key.split(".")
     if len(parts) < 2 or not all(parts):
         return "is not a dotted scenario key (section.key, e.g. rates.engage)"
     if parts[0] in REFUSED_SECTIONS:
-        return (f"is in the {parts[0]!r} section, which says how a run is made, which policy it is or how it is "
-                f"calibrated; allowed: "
-                f"numbers of the other sections ({', '.join(k for k in config if k not in REFUSED_SECTIONS)})")
+        return (f"is in the {parts[0]!r} section, which says how a run is made or how it is calibrated; allowed: "
+                f"numbers of the other sections ({', '.join(k for k in config if k not in REFUSED_SECTIONS)}; "
+                "of the levers, their effect sizes only)")
+    if lever_name(key) is not None:
+        return lever_key_problem(scenario.levers, key)
     node: Any = config
     for depth, part in enumerate(parts):
         if not isinstance(node, dict) or part not in node:
@@ -207,10 +225,17 @@ def validate(frame: pd.DataFrame, source: str,
         raise ScenarioError(source, WEIGHT, f"weights sum to {total!r}; allowed: weights ≥ 0 normalised to sum 1 "
                             f"(within {WEIGHT_TOLERANCE:g})")
 
-    for sc in _scenario_list(scenarios):
+    checked = _scenario_list(scenarios)
+    for column in parameters:
+        if not any(applies_to(sc.config.levers, column) for sc in checked):
+            names = sorted({lever.name for sc in checked for lever in sc.config.levers if lever.name})
+            raise ScenarioError(source, column, f"names no lever of the scenarios it is applied to "
+                                f"({', '.join(sc.source for sc in checked)}); write levers.NAME.FIELD with the name "
+                                f"of one of their levers ({', '.join(names) or 'none'})")
+    for sc in checked:
         config = sc.config.model_dump(mode="python")
         for column in parameters:
-            why = _numeric_leaf(config, column)
+            why = _numeric_leaf(sc.config, config, column) if applies_to(sc.config.levers, column) else None
             if why is not None:
                 raise ScenarioError(source, column, f"{why} (scenario {sc.source})")
         post = Posterior(source, out, parameters)
@@ -222,7 +247,8 @@ def validate(frame: pd.DataFrame, source: str,
 def load_posterior(path: str | Path,
                    scenarios: KankeiScenario | Sequence[KankeiScenario] | None = None) -> Posterior:
     """Read and validate a posterior file against `scenarios` (default: the built-in default scenario):
-    every parameter must be a numeric scenario key outside ``run`` and ``levers``, and every particle's
+    every parameter must be a numeric scenario key outside ``run`` and ``calibration`` or a lever's effect
+    size (a lever of at least one of the scenarios), and every particle's
     values must be accepted by every scenario. Problems are ScenarioErrors naming the file and column."""
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -19,6 +19,7 @@ from typing import Any
 from mesa.experimental.scenarios import Scenario
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from model.levers.effects import lever_key_problem, lever_name
 from model.levers.registry import LEVER_SPECS, LeverSpec
 from model.priors import CalibrationSettings
 from model.paths import default_scenario
@@ -405,10 +406,15 @@ class ScenarioConfig(_Section):
     def _priors_name_numbers(self) -> "ScenarioConfig":
         values = self.model_dump(mode="python")
         for key in self.calibration.priors:
-            if key.split(".")[0] in ("run", "calibration", "levers"):
-                raise ValueError(f"calibration.priors.{key}: run, calibration and lever settings are not free "
-                                 "parameters (they say how a run is made and which policy it is, not how people "
+            if key.split(".")[0] in ("run", "calibration"):
+                raise ValueError(f"calibration.priors.{key}: run and calibration settings are not free "
+                                 "parameters (they say how a run is made and how it is calibrated, not how people "
                                  "behave)")
+            if lever_name(key) is not None or key == "levers":
+                problem = lever_key_problem(self.levers, key)
+                if problem is not None:
+                    raise ValueError(f"calibration.priors.{key}: {problem}")
+                continue
             node: Any = values
             for part in key.split("."):
                 if not (isinstance(node, dict) and part in node):
@@ -538,7 +544,7 @@ def _explain(error: dict[str, Any]) -> tuple[str, str]:
         msg = "unknown key" + (f"; allowed here: {_allowed(holder)}" if holder else "")
     elif error["type"] == "missing":
         msg = "required key is missing"
-    elif not key and (named := re.match(r"^(levers\.\d+\.\w+): (.*)$", msg, re.S)):
+    elif not key and (named := re.match(r"^(levers\.\d+\.\w+|calibration\.priors\.\S+): (.*)$", msg, re.S)):
         key, msg = named.groups()     # a whole-scenario check that names the key it is about
     return key, msg
 
@@ -727,7 +733,23 @@ def read_scenario(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     merged = merge(base, raw)
     if levers is not None:
         merged["levers"] = levers
+        _drop_priors_of_removed_levers(merged, raw)
     return merged
+
+
+def _drop_priors_of_removed_levers(merged: dict[str, Any], own: dict[str, Any]) -> None:
+    """Drop the priors a scenario inherits on effect sizes of levers it removed (`remove = true`): a
+    lever that is gone has no effect size to fit. Priors the file writes itself are kept (and checked)."""
+    def priors_of(data: dict[str, Any]) -> dict[str, Any]:
+        calibration = data.get("calibration")
+        priors = calibration.get("priors") if isinstance(calibration, dict) else None
+        return priors if isinstance(priors, dict) else {}
+
+    priors, written = priors_of(merged), priors_of(own)
+    names = {entry.get("name") for entry in merged["levers"] if isinstance(entry, dict)}
+    for key in [k for k in priors if k not in written and lever_name(k) is not None]:
+        if lever_name(key) not in names:
+            del priors[key]
 
 
 def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None,

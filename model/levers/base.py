@@ -163,7 +163,10 @@ class StepRecord:
 
 
 class Lever(Section):
-    """Common fields: name, where (regions), when (start–end month), budget cap, payer split."""
+    """Common fields: name, where (regions), when (start–end month), budget cap, payer split.
+
+    Every field is a policy size unless declared with `model.levers.effects.effect_size` (an effect
+    size, which a calibration may fit); the common fields are all policy sizes."""
 
     kind: str
     name: str = Field("", description="Label in outputs; defaults to the kind and its position")

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from model.levers.effects import effect_size
 from model.levers.base import EffectContext, Lever, LeverEffects, Masks, scaled
 from model.schema import NonNegative, RegionSelector
 from model.stages import Transition
@@ -24,7 +25,7 @@ class HazardMultiplier(Lever):
     kind: Literal["hazard_multiplier"] = "hazard_multiplier"
     regions: RegionSelector = Field("all", description="Where it acts")
     transition: TransitionName  # type: ignore[valid-type]
-    factor: NonNegative = Field(1.0, description="Hazard multiplier while in force")
+    factor: NonNegative = effect_size(1.0, description="Hazard multiplier while in force")
 
     def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:
         strength = self.strength(masks["regions"], ctx)

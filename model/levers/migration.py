@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
+from model.levers.effects import effect_size
 from model.levers.base import (
     COUNT_INDEX,
     COUNTS,
@@ -64,12 +65,12 @@ class RelocationGrant(Lever):
     child_addon_by_fy: dict[str, NonNegative] = Field(
         {"2019": 0, "2022": 300_000, "2023": 1_000_000},
         description="Add-on per child from each fiscal year on (FY → yen)")
-    couple_share_with_children: Share = Field(
+    couple_share_with_children: Share = effect_size(
         0.93, description="Settlers with children who move with a partner (assumption, 0.85–0.97: most "
                           "児童のいる世帯 are couples; ひとり親と未婚の子のみの世帯 are a small minority, 国民生活基礎調査)")
-    couple_share_without_children: Share = Field(
+    couple_share_without_children: Share = effect_size(
         0.3, description="Settlers without children who move with a partner (assumption, 0.15–0.5)")
-    effect_per_million_yen: NonNegative = Field(0.2, description="SETTLE × (1 + this · grant/¥1M) (assumption)")
+    effect_per_million_yen: NonNegative = effect_size(0.2, description="SETTLE × (1 + this · grant/¥1M) (assumption)")
     payer_national: Share = 0.5
     payer_prefecture: Share = 0.25
     payer_municipality: Share = 0.25
@@ -141,11 +142,11 @@ class MigrationCoordinator(ProgrammeLever):
 
     kind: Literal["coordinator"] = "coordinator"
     staff: NonNegative = Field(2.0, description="Staff per region covered")
-    caseload_per_staff: NonNegative = Field(40.0, description="People looked after at a time per staff member (assumption, 10–80)")
+    caseload_per_staff: NonNegative = effect_size(40.0, description="People looked after at a time per staff member (assumption, 10–80)")
     service_months: Positive = Field(12.0, le=120, description="Months a person is looked after (assumption, 6–24)")
-    settle_effect: NonNegative = Field(0.5, description="DUAL and SETTLE × (1 + this) while looked after (assumption, 0–2)")
-    leave_effect: NonNegative = Field(0.5, description="LEAVE ÷ (1 + this) while looked after (assumption, 0–2)")
-    cko_places: NonNegative = Field(0.5, description="Places × (1 + this · CKO quality) (assumption, 0–1)")
+    settle_effect: NonNegative = effect_size(0.5, description="DUAL and SETTLE × (1 + this) while looked after (assumption, 0–2)")
+    leave_effect: NonNegative = effect_size(0.5, description="LEAVE ÷ (1 + this) while looked after (assumption, 0–2)")
+    cko_places: NonNegative = effect_size(0.5, description="Places × (1 + this · CKO quality) (assumption, 0–1)")
     cost_per_staff_year: NonNegative = Field(5_000_000, description="Yen per staff-year (uncertain secondary source)")
 
     def row(self, masks: Masks, ctx: RowContext) -> ProgrammeRow:
@@ -193,7 +194,7 @@ class DualResidenceSupport(Lever):
 
     kind: Literal["dual_residence"] = "dual_residence"
     start: str = Field("2024-11", description="The law is in force from 2024-11")
-    effect: NonNegative = Field(0.5, description="DUAL hazard × (1 + this) (assumption)")
+    effect: NonNegative = effect_size(0.5, description="DUAL hazard × (1 + this) (assumption)")
     cost_per_new_dual_resident: NonNegative = Field(100_000, description="Yen per new DUAL person (assumption)")
     payer_national: Share = 0.5
     payer_municipality: Share = 0.5

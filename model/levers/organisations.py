@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field
 
+from model.levers.effects import effect_size
 from model.levers.base import (
     EffectContext,
     Lever,
@@ -39,11 +40,11 @@ class IntermediaryOrganisation(ProgrammeLever):
     kind: Literal["intermediary"] = "intermediary"
     count: NonNegative = Field(1.0, description="Organisations per region covered")
     staff_per_org: NonNegative = Field(2.0, description="Staff per organisation (assumption, 1–5)")
-    caseload_per_staff: NonNegative = Field(30.0, description="People served at a time per staff member (assumption, 10–60)")
+    caseload_per_staff: NonNegative = effect_size(30.0, description="People served at a time per staff member (assumption, 10–60)")
     service_months: Positive = Field(6.0, le=120, description="Months a person is served (assumption, 3–12)")
-    effectiveness: NonNegative = Field(1.0, description="Served people's ENGAGE and DEEPEN × (1 + this) (assumption, 0.3–2)")
-    lapse_reduction: Share = Field(0.3, description="Served people's lapses × (1 − this) (assumption, 0–0.5)")
-    cko_places: NonNegative = Field(0.5, description="Places × (1 + this · CKO quality) (assumption, 0–1)")
+    effectiveness: NonNegative = effect_size(1.0, description="Served people's ENGAGE and DEEPEN × (1 + this) (assumption, 0.3–2)")
+    lapse_reduction: Share = effect_size(0.3, description="Served people's lapses × (1 − this) (assumption, 0–0.5)")
+    cko_places: NonNegative = effect_size(0.5, description="Places × (1 + this · CKO quality) (assumption, 0–1)")
     cost_per_org_year: NonNegative = Field(7_500_000, description="Yen per organisation-year (model projects ¥5–10M)")
 
     def row(self, masks: Masks, ctx: RowContext) -> ProgrammeRow:
@@ -99,9 +100,9 @@ class SideJobMatching(ProgrammeLever):
 
     kind: Literal["side_job_matching"] = "side_job_matching"
     staff: NonNegative = Field(11.0, description="Staff per region covered (500 / 45 道府県)")
-    matches_per_staff_year: NonNegative = Field(9.0, description="Matches per staff-year (derived, see docstring)")
+    matches_per_staff_year: NonNegative = effect_size(9.0, description="Matches per staff-year (derived, see docstring)")
     service_months: Positive = Field(12.0, le=120, description="Months of follow-up after a match (assumption, 6–24)")
-    retention_effect: Share = Field(0.3, description="Matched people's LAPSE_ENGAGED × (1 − this) (assumption, 0–0.5)")
+    retention_effect: Share = effect_size(0.3, description="Matched people's LAPSE_ENGAGED × (1 − this) (assumption, 0–0.5)")
     cost_per_staff_year: NonNegative = Field(8_000_000, description="Yen per staff-year (assumption)")
     payer_national: Share = 0.5
     payer_prefecture: Share = 0.5

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from model.levers.effects import effect_size
 from model.levers.base import (COUNT_INDEX, COUNTS, LEDGER, LEDGER_INDEX, EffectContext, Lever, LeverContext,
                                LeverEffects, Masks, StepRecord, scaled)
 from model.levers.programmes import ProgrammeLever, ProgrammeRow, RowContext, multipliers, stage_mask
@@ -26,7 +27,7 @@ class InformationCampaign(Lever):
     """
 
     kind: Literal["information_campaign"] = "information_campaign"
-    effect: NonNegative = Field(0.2, description="Attractiveness × (1 + this) (assumption)")
+    effect: NonNegative = effect_size(0.2, description="Attractiveness × (1 + this) (assumption)")
     cost_per_region_year: NonNegative = Field(20_000_000, description="Yen per region-year (assumption)")
     payer_national: Share = 0.5
     payer_prefecture: Share = 0.5
@@ -65,8 +66,8 @@ class FurusatoNozei(Lever):
     selectors: ClassVar[tuple[str, ...]] = ("regions", "donor_homes")
     donor_homes: RegionSelector = Field("metro", description="Where the extra donors live")
     extra_donor_share: Share = Field(0.02, description="Extra donors as a share of adults there (assumption)")
-    visit_uplift: FiniteNonNegative = Field(1.0, description="Donors' first-visit hazard × (1 + this) (assumption)")
-    attraction_per_donor_share: FiniteNonNegative = Field(
+    visit_uplift: FiniteNonNegative = effect_size(1.0, description="Donors' first-visit hazard × (1 + this) (assumption)")
+    attraction_per_donor_share: FiniteNonNegative = effect_size(
         2.5, description="Recipients' attractiveness × (1 + this · extra_donor_share) (assumption)")
     donation_yen: FiniteNonNegative = Field(150_000, description="Yearly donation per donor (FY2021, derived)")
     cost_share: Share = Field(0.451, description="Share of donations spent on gifts and handling (FY2020)")
@@ -150,16 +151,16 @@ class FurusatoResidentRegistration(ProgrammeLever):
     kind: Literal["furusato_resident"] = "furusato_resident"
     start: str = Field("2027-01", description="Registration starts 2027-01")
     tier: Literal["basic", "premium"] = Field("basic", description="Basic registration or Premium (perks)")
-    take_up_per_year: NonNegative = Field(
+    take_up_per_year: NonNegative = effect_size(
         0.05, description="Yearly hazard at which eligible people register (assumption, 0.01–0.2)")
     duration_months: Positive = Field(36.0, le=600, description="Months a registration lasts before it lapses unless renewed (assumption)")
-    basic_engage_effect: NonNegative = Field(0.1, description="Registered visitors' ENGAGE × (1 + this) (assumption)")
+    basic_engage_effect: NonNegative = effect_size(0.1, description="Registered visitors' ENGAGE × (1 + this) (assumption)")
     cost_per_registrant_year: NonNegative = Field(
         2_000, description="Yen per registrant-year to run the register (assumption, 500–5,000)")
     min_activities: NonNegative = Field(3.0, description="Premium needs this many activities (visit-days) a year")
     travel_perk_share: Share = Field(0.2, description="Premium: share of the round trip paid as a perk (assumption)")
     lodging_yen_per_day: NonNegative = Field(3_000, description="Premium: lodging perk per visit-day (assumption)")
-    days_per_trip: float = Field(2.0, gt=0, allow_inf_nan=False, description="Visit-days per round trip (assumption)")
+    days_per_trip: float = effect_size(2.0, gt=0, allow_inf_nan=False, description="Visit-days per round trip (assumption)")
     annual_cap_yen: NonNegative = Field(
         100_000, description="Premium: perks per registrant and fiscal year at most (assumption)")
     payer_national: Share = 0.5
@@ -235,7 +236,7 @@ class AdoptionSupport(Lever):
 
     kind: Literal["adoption_support"] = "adoption_support"
     regions: RegionSelector = Field("all", description="Where it acts")
-    adoption_rate: NonNegative = Field(0.1, description="Extra yearly adoption hazard (assumption)")
+    adoption_rate: NonNegative = effect_size(0.1, description="Extra yearly adoption hazard (assumption)")
     cost_per_year: NonNegative = Field(240_000_000, description="Yen per year in total (FY2020 総務省 line)")
 
     def apply(self, effects: LeverEffects, masks: Masks, ctx: EffectContext) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from model.codes import N_CLASSES
+from model.levers.effects import effect_size
 from model.levers.base import COUNTS, EffectContext, Lever, LeverContext, LeverEffects, Masks
 from model.levers.generic import TransitionName
 from model.schema import FiniteNonNegative, NonNegative, Positive, RegionSelector
@@ -67,7 +68,7 @@ class ProgrammeLever(Lever):
 
     is_programme: ClassVar[bool] = True
     priority = 60  # after a CKO, whose quality widens the places of its regions' programmes
-    cko_places: NonNegative = Field(
+    cko_places: NonNegative = effect_size(
         0.0, description="Places × (1 + this · CKO quality) where a CKO leads (assumption; 0 = no CKO effect)")
 
     @abstractmethod
@@ -151,7 +152,7 @@ class Programme(ProgrammeLever):
     entry_stage: EntryStage = Field("visitor", description="Stage a participant is raised to on enrolment")
     entry_type: TypeName = Field("participation", description="Engagement type on entering 関係人口 or DUAL")
     visit_days_per_year: NonNegative = Field(0.0, description="Extra visit-days per year while taking part")
-    effects: dict[TransitionName, NonNegative] = Field(  # type: ignore[valid-type]
+    effects: dict[TransitionName, NonNegative] = effect_size(  # type: ignore[valid-type]
         default_factory=dict, description="Hazard multipliers while taking part, by transition (assumption)")
     cost_per_place_year: NonNegative = Field(0.0, description="Yen per participant-year")
     cost_per_entry: NonNegative = Field(0.0, description="Yen per enrolment")

@@ -8,6 +8,7 @@ import numpy as np
 from pydantic import Field
 
 from model.codes import N_CLASSES
+from model.levers.effects import effect_size
 from model.levers.base import COUNT_INDEX, COUNTS, EffectContext, LeverContext, Masks
 from model.levers.programmes import ProgrammeLever, ProgrammeRow, RowContext, multipliers, stage_mask
 from model.schema import NonNegative, Positive, RegionSelector, Share
@@ -64,8 +65,8 @@ class TravelSubsidy(ProgrammeLever):
     share: Share = Field(0.5, description="Share of the round trip reimbursed")
     min_trip_yen: NonNegative = Field(10_000, description="Only round trips costing more than this")
     annual_cap_yen: NonNegative = Field(500_000, description="Per participant and fiscal year")
-    days_per_trip: float = Field(2.0, gt=0, allow_inf_nan=False, description="Visit-days per round trip (assumption)")
-    take_up_per_year: NonNegative = Field(
+    days_per_trip: float = effect_size(2.0, gt=0, allow_inf_nan=False, description="Visit-days per round trip (assumption)")
+    take_up_per_year: NonNegative = effect_size(
         0.1, description="Yearly hazard at which eligible people start using the scheme (assumption, 0.02–0.3)")
     duration_months: Positive = Field(36.0, le=600, description="Months a participant is subsidised (the scheme's 3 years)")
     payer_national: Share = 0.5
