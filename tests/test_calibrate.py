@@ -174,30 +174,32 @@ def test_parameters_that_made_synthetic_targets_are_inside_the_90_percent_poster
 
 
 def test_the_shipped_calibration_is_the_status_quo_at_its_posterior_medians():
-    """scenarios/calibrated.toml changes only the status quo's free parameters that the shipped posterior
-    covers, each to the posterior's weighted median, inside its prior. The priors added after that
-    calibration (the levers' effect sizes, adoption.initial_share) have no column yet: they keep the
-    status quo's value, inside their prior, in calibrated.toml and in every posterior draw."""
+    """scenarios/calibrated.toml changes only the status quo's free parameters, each to the shipped
+    posterior's weighted median, inside its prior: behavioural keys, and of the levers only their
+    effect sizes (the levers' policy sizes are the status quo's)."""
     from experiments.posterior import load_posterior, parameter_value
+    from model.levers.effects import effect_size_fields, effect_size_keys
     from model.paths import status_quo_scenario
 
     calibrated = load_scenario(scenarios_dir() / "calibrated.toml")
     status = load_scenario(status_quo_scenario())
     posterior = load_posterior(scenarios_dir() / "data" / "status_quo_posterior.parquet", calibrated)
     priors = status.config.calibration.priors
-    later = {"adoption.initial_share", *(k for k in priors if k.startswith("levers."))}
-    assert set(posterior.parameters) == set(priors) - later
+    assert set(posterior.parameters) == set(priors)
     assert Path(posterior.metadata["scenario"]).name == "status_quo.toml"
-    ours, theirs = calibrated.config.model_dump(), status.config.model_dump()
-    assert ours["levers"] == theirs["levers"]
+    fitted_levers = {key.split(".")[1] for key in priors if key.startswith("levers.")}
+    ours, theirs = calibrated.config.levers, status.config.levers
+    assert [lever.name for lever in ours] == [lever.name for lever in theirs]
+    for mine, base in zip(ours, theirs):   # policy sizes, and effect sizes without a prior, are the status quo's
+        effects = set(effect_size_fields(type(mine))) if mine.name in fitted_levers else set()
+        assert mine.model_dump(exclude=effects) == base.model_dump(exclude=effects), mine.name
+        for name in effects:
+            for key in (k for k in effect_size_keys(base) if k.split(".")[2] == name and k not in priors):
+                assert parameter_value(calibrated.config, key) == parameter_value(status.config, key), key
     weights = posterior.frame["weight"].to_numpy()
     for key, prior in priors.items():
         value = parameter_value(calibrated.config, key)
         assert prior.low <= value <= prior.high, key
-        if key in later:
-            assert value == parameter_value(status.config, key) == parameter_value(posterior.apply(status, 0).config,
-                                                                                   key), key
-            continue
         (median,) = weighted_quantiles(posterior.frame[key].to_numpy(), weights, (0.5,))
         assert value == pytest.approx(median, rel=1e-5), key
         assert ((posterior.frame[key] >= prior.low * (1 - 1e-9)) & (posterior.frame[key] <= prior.high * (1 + 1e-9))).all()
