@@ -333,6 +333,7 @@ def plot_posterior(cal: Calibration, marginals: Path, pairs: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     keys = [p.key for p in cal.parameters]
     w = cal.posterior["weight"].to_numpy()
@@ -345,13 +346,15 @@ def plot_posterior(cal: Calibration, marginals: Path, pairs: Path) -> None:
         bins = (np.geomspace(p.prior.low, p.prior.high, 25) if p.prior.scale == "log"
                 else np.linspace(p.prior.low, p.prior.high, 25))
         ax.hist(values, bins=bins, weights=w, color="#3b6ea8")
-        ax.set_xscale("log" if p.prior.scale == "log" else "linear")
+        if p.prior.scale == "log":
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())   # the minor labels of a short log range overlap
         ax.set_xlim(p.prior.low, p.prior.high)
         ax.set_title(p.key, fontsize=9)
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     fig.suptitle("Posterior marginals (x axis: the prior range)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))   # room for the title
     fig.savefig(marginals, dpi=110)
     plt.close(fig)
     fig, axes = plt.subplots(n, n, figsize=(2.4 * n, 2.4 * n), squeeze=False)
