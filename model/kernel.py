@@ -52,6 +52,7 @@ NCHUNK = 32  # fixed work decomposition: results do not depend on the thread cou
 RATION_ENGAGE, RATION_HOUSING = 0, 1  # columns of RegionInputs.ration and Tallies.demand
 N_ZONES = 6          # death, a general move and the four hazard slots of `choose_event`
 ZONE = 1.0 / N_ZONES
+BLOCK = 2048         # people a chunk screens before it steps those who are not quiet (`advance_chunk`)
 
 
 @njit(cache=True)
@@ -206,6 +207,7 @@ class Tallies(NamedTuple):
     chunk_settler_exits: np.ndarray  # (NCHUNK, 2, cohorts) scratch
     chunk_participant_days: np.ndarray  # (NCHUNK, D, R, R) scratch: participants' visit-days
     thread_pairs: np.ndarray      # (threads, classes, R, R) int32 scratch
+    chunk_busy: np.ndarray        # (NCHUNK, BLOCK) int64 scratch: a block's people who are not quiet
 
     @classmethod
     def zeros(cls, n_regions: int, n_programmes: int = 0, n_cohorts: int = 1,
@@ -235,6 +237,7 @@ class Tallies(NamedTuple):
             chunk_settler_exits=np.zeros((NCHUNK, 2, n_cohorts), dtype=np.int64),
             chunk_participant_days=np.zeros((NCHUNK, d, r, r)),
             thread_pairs=np.zeros((numba.config.NUMBA_NUM_THREADS, N_CLASSES, r, r), dtype=np.int32),
+            chunk_busy=np.zeros((NCHUNK, BLOCK), dtype=np.int64),
         )
 
 
@@ -696,22 +699,54 @@ def enter_programme(q, i, s, h, t, k, step, people, programmes, flows):
     return ns, t, k
 
 
-@njit(cache=True, _nrt=False)
-def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: ProgrammeInputs, tables: RunTables,
-                  scalars: Scalars, step: np.int64, tallies: Tallies, c: np.int64, th: np.int64) -> None:
-    """Advance the people of chunk `c` (of NCHUNK) on thread `th`, into the chunk's tallies.
+@njit(cache=True, inline="always")
+def screen(i0, i1, k_main, people, inputs, programmes, tables, scalars, any_programme):
+    """Bit j set if person i0 + j (of at most 64) is quiet this step: with no relationship (NONE), not
+    taking part in a programme nor eligible for one, no tie, and no event, the main draw outside the
+    zones of their hazards (the first test of `choose_event`, with the same total hazard). A quiet
+    person's step is only ageing (`age_quiet`). The loop stores nothing, so that it vectorises."""
+    dt = scalars.dt
+    mortality, mh, rate, access, open_ = tables.mortality, inputs.migrate_hazard, inputs.rate, inputs.access, programmes.open_
+    stage, home, etype, birth, flags_, age, tie, factor, prog = (
+        people.stage, people.home, people.etype, people.birth, people.flags, people.age, people.tie,
+        people.engage_factor, people.programme)
+    bits = np.uint64(0)
+    for j in range(i1 - i0):
+        i = np.uint64(i0) + np.uint64(j)  # unsigned: no negative-index wraparound, so that the loop vectorises
+        h = np.int64(home[i])
+        x = min(np.int64(age[i]), MAX_AGE)
+        b = np.int64(birth[i])
+        flags = flags_[i]
+        lm = mh[h, 0, x] + (mh[h, 1, x] if (b >= 0) & (b != h) else 0.0)
+        total = mortality[x] + lm + rate[h, T_VISIT] * factor[i] * access[cost_class(np.int64(etype[i]), flags), h]
+        u, _ = draw_pair(k_main, i0 + j)
+        z = u * N_ZONES
+        quiet = ((np.int64(stage[i]) == NONE) & ((flags & FLAG_ENROLLED) == 0) & (tie[i] == 0.0)
+                 & (total * dt <= ZONE) & (z - np.floor(z) >= N_ZONES * (total * dt + 1e-12)))
+        bits |= np.uint64(quiet) << np.uint64(j)
+    if any_programme:  # a first contact who may enrol is not quiet (a loop of its own: both vectorise)
+        eligible = np.uint64(0)
+        for j in range(i1 - i0):
+            i = np.uint64(i0) + np.uint64(j)
+            eligible |= np.uint64((prog[i] < 0) & (open_[np.int64(home[i]), NONE] != 0)) << np.uint64(j)
+        bits &= ~eligible
+    return bits
 
-    A function of its own, called once per chunk from the parallel loop: Numba (0.68) loses writes
-    made through a NamedTuple's arrays directly inside a `prange` body, but not inside a call.
-    It allocates nothing, so it is compiled without reference counting (`_nrt=False`): with it,
-    the inline helpers that take the named structures cost an atomic incref/decref per array per
-    person that Numba's pruning cannot remove across branches (numba/numba#2350), 3× the time.
-    """
-    n = people.stage.shape[0]
-    k_main = stream_key(scalars.key, step, D_MAIN)
-    keys = (stream_key(scalars.key, step, D_TARGET), stream_key(scalars.key, step, D_ENGAGE),
-            stream_key(scalars.key, step, D_HOUSING), stream_key(scalars.key, step, D_MIGRATE))
-    k_enrol = stream_key(scalars.key, step, D_ENROL)
+
+@njit(cache=True, inline="always")
+def age_quiet(i0, i1, bits, people, fdt):
+    """The step of the quiet people among i0..i1 (bits of `screen`): a step older, a step longer in NONE."""
+    for j in range(i1 - i0):
+        i = np.uint64(i0) + np.uint64(j)
+        q = (bits >> np.uint64(j)) & np.uint64(1)
+        people.age[i] += fdt * np.float32(q)
+        st = people.steps_in_stage[i]
+        people.steps_in_stage[i] = st + np.int16((q != 0) & (st < MAX_STEPS_IN_STAGE))
+
+
+@njit(cache=True, inline="always")
+def step_person(i, s, c, th, step, k_main, k_enrol, keys, people, inputs, programmes, tables, scalars, tallies):
+    """One step of person i (living, stage s) in chunk c on thread th, into the chunk's tallies."""
     any_programme = programmes.age_min.shape[0] > 0
     counts = tallies.chunk_programmes[c]
     dt = scalars.dt
@@ -723,10 +758,7 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
     demand = tallies.chunk_demand[c]
     pairs = tallies.thread_pairs[th]
     exits = tallies.chunk_settler_exits[c]
-    for i in range(c * n // NCHUNK, (c + 1) * n // NCHUNK):
-        s = np.int64(stage[i])
-        if s == DEAD:
-            continue
+    if True:
         h0 = np.int64(home[i])
         t0 = np.int64(target[i])
         k0 = np.int64(etype[i])
@@ -804,7 +836,7 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
         if ns == DEAD:
             by_target[report_region(s, h0, t0), s, k0] -= 1
             by_home[h0, s] -= 1
-            continue
+            return
         if h != h0:
             home[i] = h
         if t != t0:
@@ -819,6 +851,51 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
             by_home[h, ns] += 1
             by_target[report_region(s, h0, t0), s, k0] -= 1
             by_home[h0, s] -= 1
+
+
+
+
+@njit(cache=True, _nrt=False)
+def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: ProgrammeInputs, tables: RunTables,
+                  scalars: Scalars, step: np.int64, tallies: Tallies, c: np.int64, th: np.int64) -> None:
+    """Advance the people of chunk `c` (of NCHUNK) on thread `th`, into the chunk's tallies.
+
+    Block by block (BLOCK people): `screen` finds the quiet people, 64 at a time (a loop that
+    vectorises), and `age_quiet` ages them; the others are listed in index order and stepped one by
+    one (`step_person`). Every result is bit-identical to stepping everyone: a quiet person's full
+    step would only have aged them, and the others are stepped in the same order.
+
+    A function of its own, called once per chunk from the parallel loop: Numba (0.68) loses writes
+    made through a NamedTuple's arrays directly inside a `prange` body, but not inside a call.
+    It allocates nothing, so it is compiled without reference counting (`_nrt=False`): with it,
+    the inline helpers that take the named structures cost an atomic incref/decref per array per
+    person that Numba's pruning cannot remove across branches (numba/numba#2350), 3× the time.
+    """
+    n = people.stage.shape[0]
+    k_main = stream_key(scalars.key, step, D_MAIN)
+    keys = (stream_key(scalars.key, step, D_TARGET), stream_key(scalars.key, step, D_ENGAGE),
+            stream_key(scalars.key, step, D_HOUSING), stream_key(scalars.key, step, D_MIGRATE))
+    k_enrol = stream_key(scalars.key, step, D_ENROL)
+    any_programme = programmes.age_min.shape[0] > 0
+    fdt = np.float32(scalars.dt)
+    busy = tallies.chunk_busy[c]
+    stage = people.stage
+    hi = (c + 1) * n // NCHUNK
+    for b0 in range(c * n // NCHUNK, hi, BLOCK):
+        b1 = min(b0 + BLOCK, hi)
+        m = 0
+        for w0 in range(b0, b1, 64):
+            w1 = min(w0 + 64, b1)
+            bits = screen(w0, w1, k_main, people, inputs, programmes, tables, scalars, any_programme)
+            age_quiet(w0, w1, bits, people, fdt)
+            for j in range(w1 - w0):  # the others, in index order (a branch-free append)
+                busy[m] = w0 + j
+                alive = stage[np.uint64(w0) + np.uint64(j)] != DEAD
+                m += np.int64(((bits >> np.uint64(j)) & np.uint64(1)) == 0) & np.int64(alive)
+        for j in range(m):
+            i = busy[j]
+            step_person(i, np.int64(stage[i]), c, th, step, k_main, k_enrol, keys, people, inputs, programmes,
+                        tables, scalars, tallies)
 
 
 @njit(cache=True, parallel=True)
