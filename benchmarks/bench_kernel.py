@@ -35,11 +35,11 @@ for _p in (str(ROOT), str(HERE)):
 
 import numpy as np
 
-# targets (from the performance issue)
-TARGET_KERNEL = 100e6      # agent-steps/s, kernel alone
-TARGET_FULL = 30e6         # agent-steps/s, full model.step()
-TARGET_RATIO = 100.0       # × plain Mesa
-TARGET_BYTES = 64.0        # bytes of person state per agent
+# targets of the open issues (kernel interface; surveys; levers that treat people), at ~1.05 M agents
+TARGET_KERNEL = 150e6      # agent-steps/s, kernel alone with NUMBA_NUM_THREADS threads
+TARGET_FULL = 100e6        # agent-steps/s, full model.step()
+TARGET_RATIO = 150.0       # full step × plain Mesa in the same run (the kernel row is shown against it too)
+TARGET_BYTES = 64.0        # bytes of person state per living agent (allocated) and per slot
 TARGET_FIRST_CALL = 1.0    # s, first advance() call in a fresh process (cache hit)
 BUSY_CORES = 0.15          # other processes above this many cores during a best repeat: flag the number
 
@@ -267,7 +267,7 @@ def plain_agent_bytes(PlainRelationModel, model, ids: np.ndarray) -> float:
 
 
 CHILD = r"""
-import json, pickle, sys, time
+import importlib.util, json, os, pickle, sys, time
 t0 = time.perf_counter()
 from model import kernel
 t1 = time.perf_counter()
@@ -296,6 +296,8 @@ print(json.dumps({
     "cache_path": None if st is None else str(st.cache_path),
     "signatures": len(kernel.advance.signatures),
     "threading_layer": numba.threading_layer(), "threads": numba.get_num_threads(),
+    "numba_bytecode": os.path.exists(importlib.util.cache_from_source(numba.core.dispatcher.__file__)),
+    "dont_write_bytecode": sys.flags.dont_write_bytecode,
 }))
 """
 
@@ -556,6 +558,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    dispatcher stats: {fmt_stats(cache['stats'])}; advance signatures={cache['signatures']}; "
                   f"threading layer {cache['threading_layer']} "
                   f"({cache['threads']} threads); cache at {cache['cache_path']}")
+            if not cache["numba_bytecode"]:
+                print("    installed packages have no bytecode" + (" and PYTHONDONTWRITEBYTECODE is set" if
+                      cache["dont_write_bytecode"] else "") + ": every process compiles numba's, pandas' and mesa's "
+                      "Python source first (about 1 s of the times above); `uv sync --compile-bytecode` writes it once")
     del model, snap
 
     # 2. full model step
@@ -596,19 +602,20 @@ def main(argv: list[str] | None = None) -> int:
     else:
         cache_value = (f"{(cache['first_numba_s'] + cache['first_call_s']) * 1e3:.0f} ms, "
                        f"{cache['hits']} hit {cache['misses']} miss")
+    kernel_goal, ratio_goal = f">= {TARGET_KERNEL / 1e6:.0f} M/s", f">= {TARGET_RATIO:.0f}x"
     lines = [
-        row(f"kernel, {threads} thread{'s' if threads > 1 else ''}", ">= 100 M/s", fmt_rate(kt["rate"]), kt["rate"] >= TARGET_KERNEL, busy(kt)),
-        row("full model.step()", ">= 30 M/s", fmt_rate(full["rate"]), full["rate"] >= TARGET_FULL, busy(full)),
-        row(f"kernel / plain Mesa ({fmt_rate(plain['rate'])})", ">= 100x", f"{r_kernel:,.0f}x", r_kernel >= TARGET_RATIO,
+        row(f"kernel, {threads} thread{'s' if threads > 1 else ''}", kernel_goal, fmt_rate(kt["rate"]), kt["rate"] >= TARGET_KERNEL, busy(kt)),
+        row("full model.step()", f">= {TARGET_FULL / 1e6:.0f} M/s", fmt_rate(full["rate"]), full["rate"] >= TARGET_FULL, busy(full)),
+        row(f"kernel / plain Mesa ({fmt_rate(plain['rate'])})", ratio_goal, f"{r_kernel:,.0f}x", r_kernel >= TARGET_RATIO,
             busy(kt, plain)),
-        row("full step / plain Mesa", ">= 100x", f"{r_full:,.0f}x", r_full >= TARGET_RATIO, busy(full, plain)),
-        row("person state per living agent", "<= 64 B",
+        row("full step / plain Mesa", ratio_goal, f"{r_full:,.0f}x", r_full >= TARGET_RATIO, busy(full, plain)),
+        row("person state per living agent", f"<= {TARGET_BYTES:.0f} B",
             f"{mem['alloc_per_alive']:.1f} B alloc, {mem['itemsizes']} B/slot",
             mem["alloc_per_alive"] <= TARGET_BYTES and mem["itemsizes"] <= TARGET_BYTES),
         row("no recompile in a fresh process", "< 1 s, 0 miss", cache_value, no_recompile),
     ]
     if threads > 1:
-        lines.insert(1, row("kernel, 1 thread (info)", ">= 100 M/s", fmt_rate(kern[1]["rate"]),
+        lines.insert(1, row("kernel, 1 thread (info)", kernel_goal, fmt_rate(kern[1]["rate"]),
                             kern[1]["rate"] >= TARGET_KERNEL, busy(kern[1])))
     width = len(lines[0])
     print("\n" + "-" * width)
