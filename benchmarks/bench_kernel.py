@@ -39,7 +39,8 @@ import numpy as np
 TARGET_KERNEL = 150e6      # agent-steps/s, kernel alone with NUMBA_NUM_THREADS threads
 TARGET_FULL = 100e6        # agent-steps/s, full model.step()
 TARGET_RATIO = 150.0       # full step × plain Mesa in the same run (the kernel row is shown against it too)
-TARGET_BYTES = 64.0        # bytes of person state per living agent (allocated) and per slot
+TARGET_BYTES = 48.0        # bytes of person state per living agent (allocated; at the start and at the horizon)
+HORIZON_PPA = 500.0        # people per agent of the whole run that measures memory at the horizon
 TARGET_FIRST_CALL = 1.0    # s, first Numba call plus first advance() call in a fresh process (cache hit)
 BUSY_CORES = 0.15          # other processes above this many cores during a best repeat: flag the number
 
@@ -250,6 +251,13 @@ def memory(model, kernel) -> dict:
     return {"fields": len(arrays), "itemsizes": itemsizes, "kernel_itemsizes": kernel_itemsizes,
             "capacity": p.capacity, "n": n, "alive": alive, "allocated": allocated, "used": used,
             "alloc_per_alive": allocated / alive, "used_per_slot": used / n, "used_per_alive": used / alive}
+
+
+def memory_at_horizon(RelationModel, kernel, overrides: dict) -> dict:
+    """`memory` at the end of a whole run (dead slots are never reused, so bytes per living agent grow)."""
+    model = RelationModel(scenario=SCENARIO, rng=1, **overrides)
+    model.run()
+    return memory(model, kernel)
 
 
 def plain_agent_bytes(PlainRelationModel, model, ids: np.ndarray) -> float:
@@ -509,6 +517,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{mem['alloc_per_alive']:.1f} B per living agent; used slots {mem['used'] / 1e6:.1f} MB -> "
           f"{mem['used_per_slot']:.1f} B/slot, {mem['used_per_alive']:.1f} B per living agent "
           f"({mem['n']:,} slots, {mem['alive']:,} alive)")
+    end_ppa = max(a.people_per_agent, HORIZON_PPA)
+    end = memory_at_horizon(RelationModel, kernel, {**overrides, "run.people_per_agent": end_ppa})
+    print(f"    at the horizon (a whole run at {end_ppa:g} people per agent): capacity {end['capacity']:,}, "
+          f"{end['n']:,} slots, {end['alive']:,} alive -> {end['alloc_per_alive']:.1f} B per living agent allocated")
 
     # 3. plain Mesa on a subset of the same people
     restore(model, snap)
@@ -610,8 +622,8 @@ def main(argv: list[str] | None = None) -> int:
             busy(kt, plain)),
         row("full step / plain Mesa", ratio_goal, f"{r_full:,.0f}x", r_full >= TARGET_RATIO, busy(full, plain)),
         row("person state per living agent", f"<= {TARGET_BYTES:.0f} B",
-            f"{mem['alloc_per_alive']:.1f} B alloc, {mem['itemsizes']} B/slot",
-            mem["alloc_per_alive"] <= TARGET_BYTES and mem["itemsizes"] <= TARGET_BYTES),
+            f"{mem['alloc_per_alive']:.1f} B, {end['alloc_per_alive']:.1f} B at end",
+            max(mem["alloc_per_alive"], end["alloc_per_alive"]) <= TARGET_BYTES),
         row("no recompile in a fresh process", f"< {TARGET_FIRST_CALL:g} s, 0 miss", cache_value, no_recompile),
     ]
     if threads > 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from model.kernel import MAX_AGE
 from model.parameters import DemographySettings
@@ -33,3 +34,16 @@ def new_adults_expected(table: RegionTable, settings: DemographySettings, years_
         return np.zeros(table.n)
     trend = (1.0 + settings.new_adult_trend_per_year) ** years_elapsed
     return scale.agents(cohort_per_year(table) * trend * dt)
+
+
+def years_elapsed(dates: pd.DatetimeIndex, k: int) -> float:
+    """Years from the run's start to the start of step k (calendar days ÷ 365.2425)."""
+    return (dates[k] - dates[0]).days / 365.2425
+
+
+def new_adults_over_run(table: RegionTable, settings: DemographySettings, dates: pd.DatetimeIndex,
+                        dt: float, scale: Scale) -> float:
+    """Expected new simulated persons over the whole run (steps 1..len(dates) − 1): the slots the
+    people arrays reserve beside the initial population, so that they need not grow during a run."""
+    return float(sum(new_adults_expected(table, settings, years_elapsed(dates, k), dt, scale).sum()
+                     for k in range(1, len(dates))))

@@ -103,7 +103,7 @@ class PersonArrays(NamedTuple):
     engage_factor: np.ndarray    # float32 person factor of VISIT, ENGAGE, DEEPEN
     mobility_factor: np.ndarray  # float32 person factor of DUAL and SETTLE
     programme: np.ndarray        # int8 programme of the person's (only) enrolment, -1 never enrolled
-    enrolled_at: np.ndarray      # int32 step index of that enrolment (the cohort)
+    enrolled_at: np.ndarray      # int16 step index of that enrolment (the cohort)
     visit_level: np.ndarray      # uint8 quantile level of the person's visit intensity (0..VISIT_LEVELS-1)
 
 

@@ -27,6 +27,7 @@ from model.schema import Capacity, NonNegative, Positive, ScenarioError, Share, 
 from model.schema import Section as _Section
 
 DEFAULT_SCENARIO = default_scenario()
+MAX_RUN_STEPS = 32767  # steps in a run: the largest step a person's int16 `enrolled_at` holds
 
 class RunSettings(_Section):
     """When and how finely to simulate."""
@@ -42,6 +43,14 @@ class RunSettings(_Section):
     @classmethod
     def _month(cls, value: str) -> str:
         return check_month(value)
+
+    @model_validator(mode="after")
+    def _steps_fit_a_person_counter(self) -> "RunSettings":
+        if self.n_steps > MAX_RUN_STEPS:
+            raise ValueError(f"horizon_years × steps_per_year = {self.horizon_years:g} × {self.steps_per_year} = "
+                             f"{self.n_steps:,} steps; allowed: at most {MAX_RUN_STEPS:,} steps (a person's "
+                             "enrolment step is stored in 16 bits): fewer years or coarser steps")
+        return self
 
     @property
     def n_steps(self) -> int:

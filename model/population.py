@@ -34,9 +34,12 @@ FIELDS: dict[str, np.dtype] = {
     "engage_factor": np.dtype(np.float32),
     "mobility_factor": np.dtype(np.float32),
     "programme": np.dtype(np.int8),
-    "enrolled_at": np.dtype(np.int32),
+    "enrolled_at": np.dtype(np.int16),
     "visit_level": np.dtype(np.uint8),
 }
+
+
+RESERVE_MARGIN = 1024  # slots beyond the initial population and the run's expected new adults
 
 
 class People:
@@ -229,8 +232,11 @@ def visit_levels(draws: Draws, step: int, ids: np.ndarray) -> np.ndarray:
 
 
 def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity: Gravity,
-               draws: Draws) -> tuple[People, float]:
-    """Draw the initial population; return it and the engagement-factor normaliser."""
+               draws: Draws, reserve: float = 0.0) -> tuple[People, float]:
+    """Draw the initial population; return it and the engagement-factor normaliser.
+
+    The arrays get `reserve` slots more (the run's expected new adults) and a margin: stochastic
+    rounding of each step's regional counts leaves the total within a few tens of its expectation."""
     n_bands = len(table.bands)
     cell = np.arange(table.n * n_bands)
     expected = Scale(cfg.run.people_per_agent).agents(table.population.ravel())
@@ -294,7 +300,7 @@ def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity:
     tenure = np.floor(draws.u(0, Decision.TENURE, ids) * p.initial_tenure_years_max * cfg.run.steps_per_year)
     tenure = np.minimum(tenure, kernel.MAX_STEPS_IN_STAGE).astype(np.int16)
 
-    people = People(capacity=int(total * 1.3) + 1024)
+    people = People(capacity=total + int(np.ceil(reserve)) + RESERVE_MARGIN)
     people.append({
         "stage": stage, "etype": etype, "home": home, "target": target,
         "origin": np.full(total, -1, dtype=np.int16), "birth": birth, "age": age, "tie": tie,
@@ -302,7 +308,7 @@ def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity:
         "steps_in_stage": np.where(related, tenure, 0).astype(np.int16),
         "engage_factor": ef.astype(np.float32),
         "mobility_factor": mobility_factor(cfg, age, attrs["children"], attrs["flags"]).astype(np.float32),
-        "programme": np.full(total, -1, dtype=np.int8), "enrolled_at": np.zeros(total, dtype=np.int32),
+        "programme": np.full(total, -1, dtype=np.int8), "enrolled_at": np.zeros(total, dtype=np.int16),
         "visit_level": level, **attrs,
     })
     return people, norm
@@ -370,7 +376,7 @@ def add_new_adults(people: People, cfg: ScenarioConfig, table: RegionTable, draw
         "age": age, "tie": np.zeros(m, dtype=np.float32), "visit_days": np.zeros(m, dtype=np.uint16),
         "steps_in_stage": np.zeros(m, dtype=np.int16), "engage_factor": ef.astype(np.float32),
         "mobility_factor": mobility_factor(cfg, age, attrs["children"], attrs["flags"]).astype(np.float32),
-        "programme": np.full(m, -1, dtype=np.int8), "enrolled_at": np.zeros(m, dtype=np.int32),
+        "programme": np.full(m, -1, dtype=np.int8), "enrolled_at": np.zeros(m, dtype=np.int16),
         "visit_level": visit_levels(draws, step, ids), **attrs,
     })
     return counts

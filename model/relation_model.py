@@ -10,7 +10,7 @@ import pandas as pd
 
 from model import kernel
 from model.adoption import MunicipalAdoption
-from model.demography import new_adults_expected
+from model.demography import new_adults_expected, new_adults_over_run, years_elapsed
 from model.inputs import KernelInputs, class_visit_days
 from model.kpis import KPI, KPITracker, close_year, initial_contact
 from model.levers import LeverContext, LeverSet, RowContext, StepRecord
@@ -100,7 +100,9 @@ class RelationModel(mesa.Model):
         self.dates = step_dates(cfg.run.start, self.n_steps, cfg.run.steps_per_year)
 
         self._class_visit_days = self.inputs.visit_days_per_class()
-        self.people, self._engage_norm = synthesise(cfg, self.table, self.travel, self.inputs.gravity, self.draws)
+        reserve = new_adults_over_run(self.table, cfg.demography, self.dates, self.dt, self.scale)
+        self.people, self._engage_norm = synthesise(cfg, self.table, self.travel, self.inputs.gravity, self.draws,
+                                                    reserve)
         in_post = self.levers.members_at_start(self.lever_context(0))      # (programmes, R) real persons
         placed = place_members(self.people, cfg, self.inputs.programmes, self.scale.agents(in_post), self.draws)
         self._effects_key: tuple = ((), b"")
@@ -193,8 +195,8 @@ class RelationModel(mesa.Model):
         cfg = self.config
         spending, revenue, counts = self.levers.account(ctx, self._step_record(ctx.month))
         self.adoption.step(self.draws, k + 1, self.dt, inp.effects.adoption_rate_add)
-        years = (self.dates[k + 1] - self.dates[0]).days / 365.2425
-        expected = new_adults_expected(self.table, cfg.demography, years, self.dt, self.scale)
+        expected = new_adults_expected(self.table, cfg.demography, years_elapsed(self.dates, k + 1), self.dt,
+                                       self.scale)
         born = add_new_adults(self.people, cfg, self.table, self.draws, k + 1, expected, self._engage_norm)
         self.counts_by_target[:, Stage.NONE, EngagementType.NONE] += born
         self.counts_by_home[:, Stage.NONE] += born

@@ -47,6 +47,7 @@ def test_overrides_by_dotted_name_and_parsed_values():
     ("[run]\nstart = \"April 2020\"\n", "run.start", "YYYY-MM"),
     ("[rates]\nvisit = -0.1\n", "rates.visit", "greater than or equal to 0"),
     ("[run]\nsteps_per_year = \"monthly\"\n", "run.steps_per_year", "valid integer"),
+    ("[run]\nhorizon_years = 100\nsteps_per_year = 365\n", "run", "at most 32,767 steps"),
     ("[population]\nvisitor_share = 0.5\nengaged_share_metro = 0.6\n", "", "exceeds 1"),
     ("[[levers]]\nkind = \"hazard_multiplier\"\ntransition = \"teleport\"\n", "levers.0.transition", "visit"),
     ("[[levers]]\nkind = \"cko\"\nstart = \"2025-04\"\nend = \"2021-03\"\n", "levers.0", "before start"),
