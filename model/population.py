@@ -232,7 +232,7 @@ def visit_levels(draws: Draws, step: int, ids: np.ndarray) -> np.ndarray:
 
 
 def synthesise(cfg: ScenarioConfig, table: RegionTable, travel: Travel, gravity: Gravity,
-               draws: Draws, reserve: float = 0.0) -> tuple[People, float]:
+               draws: Draws, reserve: float) -> tuple[People, float]:
     """Draw the initial population; return it and the engagement-factor normaliser.
 
     The arrays get `reserve` slots more (the run's expected new adults) and a margin: stochastic
