@@ -166,7 +166,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     from experiments.atomic import check_output_folder
     from experiments.calibrate import DB_NAME, OUTPUT_FILES, Settings, calibrate, write_calibration
-    from experiments.interrupts import first_interrupt_only, quiet_second_interrupt
+    from experiments.interrupts import EXIT_INTERRUPTED, first_interrupt_only, quiet_second_interrupt
     from experiments.provenance import manifest
     from experiments.store import atomic_write
     from experiments.targets import load_targets
@@ -211,7 +211,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if interrupted:
         print(f"kankei: interrupted; every finished generation is kept in {out_dir / DB_NAME}: continue with "
               "the same command and --resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     write_calibration(cal, scenario, out_dir, log_lines)
     print(cal.generations.to_string(index=False))
     print()

@@ -7,7 +7,9 @@ ignore it: a local pool's workers inherit the ignored disposition when they are 
 their worker plugin. The main process alone turns Ctrl-C into KeyboardInterrupt, stops its
 workers and exits. After the first interrupt, `quiet_second_interrupt` ignores further ones so
 that the clean-up is not interrupted half-way (which is what left sweeps hanging in
-`concurrent.futures`).
+`concurrent.futures`), and clears the mark CPython leaves when an interrupt passes through code run
+from a string (see `quiet_second_interrupt`). A command that stopped on Ctrl-C exits with
+`EXIT_INTERRUPTED` (128 + SIGINT, what a shell reports for a program stopped by Ctrl-C).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+EXIT_INTERRUPTED = 130
+
 
 def ignore_interrupts() -> None:
     """In a worker process: ignore SIGINT for good (the main process decides when to stop)."""
@@ -25,9 +29,17 @@ def ignore_interrupts() -> None:
 
 
 def quiet_second_interrupt() -> None:
-    """After the first Ctrl-C: ignore the next ones while the command cleans up and exits."""
+    """After the first Ctrl-C: ignore the next ones while the command cleans up and exits.
+
+    It also clears CPython's "unhandled KeyboardInterrupt" mark. CPython 3.12 sets that mark when a
+    KeyboardInterrupt leaves code run from a string (`exec`/`eval` of source text, as `namedtuple` and
+    `dataclasses` do while a module is imported), even if a caller then catches it; under `python -m`
+    the interpreter then ends by killing itself with SIGINT instead of exiting with the command's 130.
+    Every string `exec` clears the mark when it starts, so one harmless `exec` here does it.
+    """
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exec("pass", {})   # noqa: S102  (a constant: resets the mark described above)
 
 
 @contextmanager

@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 from experiments import arguments
+from experiments.interrupts import EXIT_INTERRUPTED, quiet_second_interrupt
 from model.paths import results_dir
 from model.schema import ScenarioError
 
 EXIT_FAILED_RUNS = 1
-EXIT_INTERRUPTED = 130
 
 SWEEP_EPILOG = """\
 examples:
@@ -179,6 +179,7 @@ def _run(args: argparse.Namespace, plan, kind: str, out: Path):
             return run_sweep(plan, out, handle, resume=args.resume, retry_failed=not args.skip_failed,
                              progress=TqdmProgress(plan.name, disable=args.quiet), spec_text=spec_text)
     except KeyboardInterrupt:
+        quiet_second_interrupt()   # the interrupt may have come before the sweep loop (start-up, imports)
         print(f"kankei: interrupted; finished runs are kept in {out}; run the same command again to resume",
               file=sys.stderr)
         return None

@@ -125,12 +125,14 @@ def test_ctrl_c_stops_a_sweep_within_seconds_and_it_resumes(tmp_path, command, e
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("command", "times"), [("run", 1), ("run", 2), ("compare", 2)])
-def test_ctrl_c_stops_kankei_run_and_writes_nothing(tmp_path, command, times):
+@pytest.mark.parametrize(("command", "times", "after"), [
+    ("run", 1, 6.0), ("run", 2, 6.0), ("compare", 2, 6.0),   # inside the simulation (100 reps take far longer)
+    ("run", 2, 1.0)])                                         # in start-up: importing numba, loading the kernel
+def test_ctrl_c_stops_kankei_run_and_writes_nothing(tmp_path, command, times, after):
     out = tmp_path / "res"
     scenarios = [] if command == "run" else [str(REPO / "scenarios" / "policy_cko.toml")]  # vs the status quo
     proc = start([command, *scenarios, "--set", "run.people_per_agent=2000", "--reps", "100", "--out", str(out)])
-    time.sleep(6)   # past start-up, inside the simulation (100 replications take far longer)
+    time.sleep(after)
     assert proc.poll() is None
     ctrl_c(proc, times)
     _, err = proc.communicate(timeout=10)
@@ -138,6 +140,28 @@ def test_ctrl_c_stops_kankei_run_and_writes_nothing(tmp_path, command, times):
     assert err.strip().splitlines()[-1] == "kankei: interrupted; nothing was written"
     assert "Traceback" not in err
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+INTERRUPTED_IN_STRING_CODE = """
+import sys
+from experiments.interrupts import EXIT_INTERRUPTED, quiet_second_interrupt
+try:
+    exec("raise KeyboardInterrupt", {})   # as when Ctrl-C lands while a namedtuple or dataclass is built
+except KeyboardInterrupt:
+    quiet_second_interrupt()
+sys.exit(EXIT_INTERRUPTED)
+"""
+
+
+def test_an_interrupt_caught_after_string_code_still_exits_130_under_python_m(tmp_path):
+    """CPython 3.12 marks a KeyboardInterrupt that left `exec`'d source text as unhandled, and `python -m`
+    then ends by SIGINT (-2) although the command caught it; `quiet_second_interrupt` clears the mark.
+    (Found in CI: a Ctrl-C that landed in numba's import made `kankei run` die by SIGINT.)"""
+    (tmp_path / "interrupted.py").write_text(INTERRUPTED_IN_STRING_CODE)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", "interrupted"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 130, done.stderr
 
 
 # --- dying workers -------------------------------------------------------------------------------
