@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import tomllib
 from collections.abc import Callable
+from typing import Any
 
-from model.schema import ScenarioError, parse_value
+from model.errors import ScenarioError
+
+
+def parse_value(text: str) -> Any:
+    """Read a command-line value as TOML (numbers, booleans, lists, strings), else keep the text."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
 
 
 def overrides(pairs: list[str]) -> dict[str, object]:

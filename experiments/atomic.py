@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from model.schema import ScenarioError
+from model.errors import ScenarioError
 
 MANIFEST = "manifest.json"
 KINDS = ("run", "compare", "calibrate", "validate")

@@ -43,7 +43,7 @@ from experiments.outcomes import LEDGER_OUTCOMES, RunView, summarise
 from experiments.posterior import Posterior, draw_seed, parameter_value, variance_parts
 from experiments.runs import replication_seeds
 from model import KankeiScenario, RelationModel
-from model.schema import ScenarioError
+from model.errors import ScenarioError
 from model.levers.base import PAYERS
 from model.stages import Flow, Stage
 

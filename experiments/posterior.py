@@ -46,7 +46,7 @@ import pandas as pd
 
 from model.levers.effects import applies_to, lever_key_problem, lever_name, lever_value
 from model.parameters import KankeiScenario, ScenarioConfig, with_overrides
-from model.schema import ScenarioError
+from model.errors import ScenarioError
 
 DRAW, WEIGHT = "draw", "weight"
 META_KEY = b"kankei"

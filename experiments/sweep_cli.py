@@ -16,7 +16,7 @@ from pathlib import Path
 from experiments import arguments
 from experiments.interrupts import EXIT_INTERRUPTED, quiet_second_interrupt
 from model.paths import results_dir
-from model.schema import ScenarioError
+from model.errors import ScenarioError
 
 EXIT_FAILED_RUNS = 1
 

@@ -39,7 +39,7 @@ from model.levers.base import LEDGER
 from model.levers.registry import LEVER_SPECS
 from model.migration import AREAS
 from model.paths import scenarios_dir
-from model.schema import ScenarioError
+from model.errors import ScenarioError
 from model.relation_model import fiscal_years
 from model.stages import EngagementType, Flow, Stage
 from model.surveys import HOME_KINDS, VISIT_DAY_LABELS, Destination

@@ -16,7 +16,7 @@ forksafety.register()   # a child forked after the kernel's threads started fail
 _EXPORTS = {
     "EngagementType": "model.stages", "Flow": "model.stages", "Stage": "model.stages", "Transition": "model.stages",
     "KankeiScenario": "model.parameters", "ScenarioConfig": "model.parameters", "load_scenario": "model.parameters",
-    "ScenarioError": "model.schema", "Person": "model.person", "Region": "model.regions",
+    "ScenarioError": "model.errors", "Person": "model.person", "Region": "model.regions",
     "RelationModel": "model.relation_model",
 }
 __all__ = sorted(_EXPORTS)

@@ -23,7 +23,8 @@ from model.levers.effects import lever_key_problem, lever_name
 from model.levers.registry import LEVER_SPECS, LeverSpec
 from model.priors import CalibrationSettings
 from model.paths import default_scenario
-from model.schema import Capacity, NonNegative, Positive, ScenarioError, Share, check_month
+from model.errors import ScenarioError
+from model.schema import Capacity, NonNegative, Positive, Share, check_month
 from model.schema import Section as _Section
 
 DEFAULT_SCENARIO = default_scenario()

@@ -9,7 +9,7 @@ from scipy.stats import binom
 from model import RelationModel, load_scenario
 from model.codes import VISIT_LEVELS
 from model.population import intensity_levels, visit_days_table
-from model.schema import ScenarioError
+from model.errors import ScenarioError
 from model.stages import EngagementType, Flow, Stage
 from model.surveys import VISIT_DAY_BINS, VISIT_DAY_LABELS, Destination
 from tests.conftest import CONSTANT_HAZARDS

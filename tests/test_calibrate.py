@@ -14,7 +14,7 @@ from experiments.cli import main
 from experiments.targets import RunFrames, load_targets, read
 from model import RelationModel, load_scenario
 from model.paths import scenarios_dir
-from model.schema import ScenarioError
+from model.errors import ScenarioError
 
 PRIORS = {
     "adoption.base_rate": {"low": 0.01, "high": 0.2, "source": "assumption"},

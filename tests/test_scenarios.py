@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from model import RelationModel, ScenarioError, load_scenario
-from model.schema import parse_value
+from experiments.arguments import parse_value
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = REPO / "scenarios" / "baseline.toml"

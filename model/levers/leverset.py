@@ -9,7 +9,7 @@ import numpy as np
 
 from model.codes import MAX_PROGRAMMES
 from model.levers.base import COUNTS, LEDGER, NET_REVENUE, PAYERS, Lever, LeverContext, LeverEffects, Masks, StepRecord
-from model.schema import ScenarioError
+from model.errors import ScenarioError
 
 if TYPE_CHECKING:
     from model.parameters import ScenarioConfig
