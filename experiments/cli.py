@@ -11,8 +11,8 @@ from experiments import arguments
 from experiments.interrupts import EXIT_INTERRUPTED
 from experiments.sweep_cli import register as register_sweep_commands
 from experiments.calibrate_cli import register as register_calibration_commands
-from model.paths import default_scenario, results_dir, status_quo_scenario
 from model.errors import ScenarioError
+from model.paths import default_scenario, results_dir, status_quo_scenario
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141      # 128 + SIGPIPE, what a Unix tool killed by a closed pipe reports

@@ -44,9 +44,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from model.errors import ScenarioError
 from model.levers.effects import applies_to, lever_key_problem, lever_name, lever_value
 from model.parameters import KankeiScenario, ScenarioConfig, with_overrides
-from model.errors import ScenarioError
 
 DRAW, WEIGHT = "draw", "weight"
 META_KEY = b"kankei"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from experiments import arguments
 from experiments.interrupts import EXIT_INTERRUPTED, quiet_second_interrupt
-from model.paths import results_dir
 from model.errors import ScenarioError
+from model.paths import results_dir
 
 EXIT_FAILED_RUNS = 1
 

@@ -35,11 +35,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from model.errors import ScenarioError
 from model.levers.base import LEDGER
 from model.levers.registry import LEVER_SPECS
 from model.migration import AREAS
 from model.paths import scenarios_dir
-from model.errors import ScenarioError
 from model.relation_model import fiscal_years
 from model.stages import EngagementType, Flow, Stage
 from model.surveys import HOME_KINDS, VISIT_DAY_LABELS, Destination

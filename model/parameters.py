@@ -19,11 +19,11 @@ from typing import Any
 from mesa.experimental.scenarios import Scenario
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from model.errors import ScenarioError
 from model.levers.effects import lever_key_problem, lever_name
 from model.levers.registry import LEVER_SPECS, LeverSpec
 from model.priors import CalibrationSettings
 from model.paths import default_scenario
-from model.errors import ScenarioError
 from model.schema import Capacity, NonNegative, Positive, Share, check_month
 from model.schema import Section as _Section
 

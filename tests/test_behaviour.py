@@ -8,8 +8,8 @@ from scipy.stats import binom
 
 from model import RelationModel, load_scenario
 from model.codes import VISIT_LEVELS
-from model.population import intensity_levels, visit_days_table
 from model.errors import ScenarioError
+from model.population import intensity_levels, visit_days_table
 from model.stages import EngagementType, Flow, Stage
 from model.surveys import VISIT_DAY_BINS, VISIT_DAY_LABELS, Destination
 from tests.conftest import CONSTANT_HAZARDS

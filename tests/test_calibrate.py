@@ -13,8 +13,8 @@ from experiments.calibrate import Settings, calibrate, weighted_quantiles
 from experiments.cli import main
 from experiments.targets import RunFrames, load_targets, read
 from model import RelationModel, load_scenario
-from model.paths import scenarios_dir
 from model.errors import ScenarioError
+from model.paths import scenarios_dir
 
 PRIORS = {
     "adoption.base_rate": {"low": 0.01, "high": 0.2, "source": "assumption"},

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from model.codes import MAX_PROGRAMMES
-from model.levers.base import COUNTS, LEDGER, NET_REVENUE, PAYERS, Lever, LeverContext, LeverEffects, Masks, StepRecord
 from model.errors import ScenarioError
+from model.levers.base import COUNTS, LEDGER, NET_REVENUE, PAYERS, Lever, LeverContext, LeverEffects, Masks, StepRecord
 
 if TYPE_CHECKING:
     from model.parameters import ScenarioConfig
