@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 from numba import get_thread_id, njit, prange
+from numba.cpython.unsafe.numbers import trailing_zeros  # LLVM cttz: index of the lowest set bit
 
 from model.codes import N_CLASSES, N_GRAVITY_KINDS, Decision, MoveKind, PersonFlag
 from model.stages import N_FLOWS, N_STAGES, N_TYPES, Flow, Stage
@@ -270,7 +271,7 @@ def stream_key(key: np.uint64, step: np.int64, decision: np.int64) -> np.uint64:
 @njit(cache=True, inline="always")
 def draw_pair(skey: np.uint64, person: np.int64) -> tuple[float, float]:
     """Two independent uniforms in [0, 1) for one person from one stream."""
-    x = mix64(skey + np.uint64(person + 1) * _GOLDEN)
+    x = mix64(skey + (np.uint64(person) + np.uint64(1)) * _GOLDEN)
     return float(x >> _S32) * _TWO_M32, float(x & _LOW32) * _TWO_M32
 
 
@@ -362,54 +363,57 @@ def stage_hazards(s, i, h, t, k, cls, a, tie_i, q, people, inputs, programmes, t
     a participant of programme q (q ≥ 0) has each slot multiplied by the programme's multiplier.
     """
     rate = inputs.rate
+    # unsigned indexes: Numba then emits no negative-index wraparound per table access (a third of the
+    # busy step's time). t and q are only used where they are ≥ 0 (a target for VISITOR…DUAL; q ≥ 0).
+    hu, tu, ku, cu, qu = np.uint64(h), np.uint64(t), np.uint64(k), np.uint64(cls), np.uint64(q)
     e0, e1, e2, e3 = NO_EVENT, NO_EVENT, NO_EVENT, NO_EVENT
     l0, l1, l2, l3 = 0.0, 0.0, 0.0, 0.0
     if s == NONE:
         e0 = T_VISIT
-        l0 = rate[h, T_VISIT] * people.engage_factor[i] * inputs.access[cls, h]
+        l0 = rate[hu, T_VISIT] * people.engage_factor[i] * inputs.access[cu, hu]
     elif s == VISITOR:
         e0, e1 = T_ENGAGE, T_LAPSE_VISITOR
-        l0 = (rate[t, T_ENGAGE] * people.engage_factor[i] * (1.0 + scalars.kappa_engage * tie_i)
-              * inputs.cost_engage[cls, h, t])
-        l1 = rate[t, T_LAPSE_VISITOR] * inputs.cost_lapse[cls, h, t] / (1.0 + scalars.kappa_lapse * tie_i)
+        l0 = (rate[tu, T_ENGAGE] * people.engage_factor[i] * (1.0 + scalars.kappa_engage * tie_i)
+              * inputs.cost_engage[cu, hu, tu])
+        l1 = rate[tu, T_LAPSE_VISITOR] * inputs.cost_lapse[cu, hu, tu] / (1.0 + scalars.kappa_lapse * tie_i)
     elif s == ENGAGED:
         tm = tables.type_mult
         mob = people.mobility_factor[i]
         e0, e1, e2, e3 = T_DEEPEN, T_DUAL, T_SETTLE, T_LAPSE_ENGAGED
-        l0 = rate[t, T_DEEPEN] * people.engage_factor[i] * tm[k, T_DEEPEN]
+        l0 = rate[tu, T_DEEPEN] * people.engage_factor[i] * tm[ku, T_DEEPEN]
         if t != h:  # a tie inside one's own prefecture leads to no move between prefectures
-            l1 = rate[t, T_DUAL] * mob * tm[k, T_DUAL]
-            l2 = rate[t, T_SETTLE] * mob * inputs.settle_pair[h, t] * tm[k, T_SETTLE]
-        l3 = (rate[t, T_LAPSE_ENGAGED] * tm[k, T_LAPSE_ENGAGED]
-              * inputs.cost_lapse[cls, h, t] / (1.0 + scalars.kappa_lapse * tie_i))
+            l1 = rate[tu, T_DUAL] * mob * tm[ku, T_DUAL]
+            l2 = rate[tu, T_SETTLE] * mob * inputs.settle_pair[hu, tu] * tm[ku, T_SETTLE]
+        l3 = (rate[tu, T_LAPSE_ENGAGED] * tm[ku, T_LAPSE_ENGAGED]
+              * inputs.cost_lapse[cu, hu, tu] / (1.0 + scalars.kappa_lapse * tie_i))
     elif s == DUAL:
         e0, e1 = T_SETTLE, T_LAPSE_DUAL
         if t != h:
-            l0 = (rate[t, T_SETTLE] * people.mobility_factor[i] * inputs.settle_pair[h, t]
-                  * tables.type_mult[k, T_SETTLE] * scalars.dual_settle_factor)
-        l1 = rate[t, T_LAPSE_DUAL] * inputs.cost_lapse[cls, h, t] / (1.0 + scalars.kappa_lapse * tie_i)
+            l0 = (rate[tu, T_SETTLE] * people.mobility_factor[i] * inputs.settle_pair[hu, tu]
+                  * tables.type_mult[ku, T_SETTLE] * scalars.dual_settle_factor)
+        l1 = rate[tu, T_LAPSE_DUAL] * inputs.cost_lapse[cu, hu, tu] / (1.0 + scalars.kappa_lapse * tie_i)
     else:  # SETTLED: the leave hazard declines with time since settling toward a floor, never to 0 at a cliff
         e0 = T_LEAVE
         phi = scalars.leave_floor_ratio
-        l0 = rate[h, T_LEAVE] * (phi + (1.0 - phi) * np.exp(-people.steps_in_stage[i] / scalars.leave_decay_steps))
+        l0 = rate[hu, T_LEAVE] * (phi + (1.0 - phi) * np.exp(-people.steps_in_stage[i] / scalars.leave_decay_steps))
     if q >= 0:
         mult = programmes.mult
         if e0 != NO_EVENT:
-            l0 *= mult[q, e0]
+            l0 *= mult[qu, e0]
         if e1 != NO_EVENT:
-            l1 *= mult[q, e1]
+            l1 *= mult[qu, e1]
         if e2 != NO_EVENT:
-            l2 *= mult[q, e2]
+            l2 *= mult[qu, e2]
         if e3 != NO_EVENT:
-            l3 *= mult[q, e3]
+            l3 *= mult[qu, e3]
         if s >= VISITOR and s <= DUAL:  # travel cost the programme pays for its participants
             if s == VISITOR:
-                l0 *= programmes.cost_mult[q, 0, h, t]
-                l1 *= programmes.cost_mult[q, 1, h, t]
+                l0 *= programmes.cost_mult[qu, 0, hu, tu]
+                l1 *= programmes.cost_mult[qu, 1, hu, tu]
             elif s == ENGAGED:
-                l3 *= programmes.cost_mult[q, 1, h, t]
+                l3 *= programmes.cost_mult[qu, 1, hu, tu]
             else:
-                l1 *= programmes.cost_mult[q, 1, h, t]
+                l1 *= programmes.cost_mult[qu, 1, hu, tu]
     return e0, l0, e1, l1, e2, l2, e3, l3
 
 
@@ -423,13 +427,14 @@ def migration_hazard(s, i, h, a, q, people, inputs, programmes):
     """
     if s > ENGAGED:
         return 0.0
-    x = min(np.int64(a), MAX_AGE)
-    lm = inputs.migrate_hazard[h, 0, x]
+    x = np.uint64(min(np.int64(a), MAX_AGE))  # unsigned indexes, as in `stage_hazards`
+    hu = np.uint64(h)
+    lm = inputs.migrate_hazard[hu, 0, x]
     b = np.int64(people.birth[i])
     if b >= 0 and b != h:
-        lm += inputs.migrate_hazard[h, 1, x]
+        lm += inputs.migrate_hazard[hu, 1, x]
     if q >= 0:
-        lm *= programmes.mult[q, T_MIGRATE]
+        lm *= programmes.mult[np.uint64(q), T_MIGRATE]
     return lm
 
 
@@ -699,38 +704,81 @@ def enter_programme(q, i, s, h, t, k, step, people, programmes, flows):
     return ns, t, k
 
 
+@njit(cache=True)
+def quiet_bound(inputs: RegionInputs, tables: RunTables) -> tuple[np.ndarray, float]:
+    """Upper bounds of a first contact's total hazard for `screen`: (B, V) such that a person with no
+    relationship aged x (whole years) with visit factor f has μ + λ_mig + λ_visit ≤ B[x] + V·f.
+
+    B[x] = μ[x] + the largest general-migration hazard at age x of any home region (with the return
+    part), V = the largest first-visit rate × access of any home region and cost class; both raised
+    by 1e-9 (relative), far above the rounding of the exact sum, so the bound holds in floating point.
+    """
+    mh = inputs.migrate_hazard
+    bound = np.empty(MAX_AGE + 1)
+    for x in range(MAX_AGE + 1):
+        m = 0.0
+        for h in range(mh.shape[0]):
+            m = max(m, mh[h, 0, x] + max(mh[h, 1, x], 0.0))
+        bound[x] = (tables.mortality[x] + m) * (1.0 + 1e-9)
+    visit = 0.0
+    for cl in range(inputs.access.shape[0]):
+        for h in range(inputs.access.shape[1]):
+            visit = max(visit, inputs.rate[h, T_VISIT] * inputs.access[cl, h])
+    return bound, visit * (1.0 + 1e-9)
+
+
 @njit(cache=True, inline="always")
-def screen(i0, i1, k_main, people, inputs, programmes, tables, scalars, any_programme):
-    """Bit j set if person i0 + j (of at most 64) is quiet this step: with no relationship (NONE), not
-    taking part in a programme nor eligible for one, no tie, and no event, the main draw outside the
-    zones of their hazards (the first test of `choose_event`, with the same total hazard). A quiet
-    person's step is only ageing (`age_quiet`). The loop stores nothing, so that it vectorises."""
+def screen(i0, i1, k_main, people, inputs, programmes, tables, scalars, any_programme, bound, visit_bound):
+    """(quiet, living): bit j set if person i0 + j (of at most 64) is quiet this step, and if they are
+    alive. Quiet: with no relationship (NONE), not taking part in a programme nor eligible for one, no
+    tie, and no event, the main draw outside the zones of their hazards (the first test of
+    `choose_event`, with the same total hazard). A quiet person's step is only ageing (`age_quiet`).
+
+    Two passes, bit-identical to testing everyone with the exact total hazard: the first (a loop that
+    stores nothing, so that it vectorises) tests the draw against the bound of `quiet_bound`, which
+    decides about 95 % of first contacts with one table lookup instead of five; the second computes the
+    exact total for the few whose draw falls between the bound's zone and the smallest possible one.
+    """
     dt = scalars.dt
     mortality, mh, rate, access, open_ = tables.mortality, inputs.migrate_hazard, inputs.rate, inputs.access, programmes.open_
     stage, home, etype, birth, flags_, age, tie, factor, prog = (
         people.stage, people.home, people.etype, people.birth, people.flags, people.age, people.tie,
         people.engage_factor, people.programme)
     bits = np.uint64(0)
+    living = np.uint64(0)
+    undecided = np.uint64(0)
     for j in range(i1 - i0):
         i = np.uint64(i0) + np.uint64(j)  # unsigned: no negative-index wraparound, so that the loop vectorises
-        h = np.int64(home[i])
         x = min(np.int64(age[i]), MAX_AGE)
-        b = np.int64(birth[i])
-        flags = flags_[i]
-        lm = mh[h, 0, x] + (mh[h, 1, x] if (b >= 0) & (b != h) else 0.0)
-        total = mortality[x] + lm + rate[h, T_VISIT] * factor[i] * access[cost_class(np.int64(etype[i]), flags), h]
         u, _ = draw_pair(k_main, i0 + j)
         z = u * N_ZONES
-        quiet = ((np.int64(stage[i]) == NONE) & ((flags & FLAG_ENROLLED) == 0) & (tie[i] == 0.0)
-                 & (total * dt <= ZONE) & (z - np.floor(z) >= N_ZONES * (total * dt + 1e-12)))
-        bits |= np.uint64(quiet) << np.uint64(j)
-    if any_programme:  # a first contact who may enrol is not quiet (a loop of its own: both vectorise)
+        frac = z - np.floor(z)
+        free = (np.int64(stage[i]) == NONE) & ((flags_[i] & FLAG_ENROLLED) == 0) & (tie[i] == 0.0)
+        ub = (bound[x] + visit_bound * factor[i]) * dt
+        sure = (ub <= ZONE) & (frac >= N_ZONES * (ub + 1e-12))
+        bits |= np.uint64(free & sure) << np.uint64(j)
+        living |= np.uint64(np.int64(stage[i]) != DEAD) << np.uint64(j)
+        undecided |= np.uint64(free & (not sure)) << np.uint64(j)
+    while undecided != 0:  # the exact test, as in `choose_event`
+        j = np.int64(trailing_zeros(undecided))
+        undecided &= undecided - np.uint64(1)
+        i = np.int64(i0) + j
+        h = np.int64(home[i])
+        b = np.int64(birth[i])
+        x = min(np.int64(age[i]), MAX_AGE)
+        lm = mh[h, 0, x] + (mh[h, 1, x] if (b >= 0) & (b != h) else 0.0)
+        total = mortality[x] + lm + rate[h, T_VISIT] * factor[i] * access[cost_class(np.int64(etype[i]), flags_[i]), h]
+        u, _ = draw_pair(k_main, i)
+        z = u * N_ZONES
+        if (total * dt <= ZONE) & (z - np.floor(z) >= N_ZONES * (total * dt + 1e-12)):
+            bits |= np.uint64(1) << np.uint64(j)
+    if any_programme:  # a first contact who may enrol is not quiet (a loop of its own: it vectorises)
         eligible = np.uint64(0)
         for j in range(i1 - i0):
             i = np.uint64(i0) + np.uint64(j)
             eligible |= np.uint64((prog[i] < 0) & (open_[np.int64(home[i]), NONE] != 0)) << np.uint64(j)
         bits &= ~eligible
-    return bits
+    return bits, living
 
 
 @njit(cache=True, inline="always")
@@ -786,14 +834,14 @@ def step_person(i, s, c, th, step, k_main, k_enrol, keys, people, inputs, progra
         tie0 = people.tie[i]
         tie_i = tie0 * ftie_keep
         if s >= VISITOR and s <= DUAL:
-            rate_days = tables.visit_days[s, k0, people.visit_level[i]]
+            rate_days = tables.visit_days[np.uint64(s), np.uint64(k0), people.visit_level[i]]
             if q >= 0 and not entered:
                 rate_days = rate_days + programmes.visit_rate[q]
             days = np.int64(rate_days * dt + v)
+            tie_i += ftie_gain * np.float32(days)  # without a branch on days > 0: adding 0 changes nothing
+            people.visit_days[i] = min(np.int64(people.visit_days[i]) + days, 65535)
+            pairs[np.uint64(cls), np.uint64(h0), np.uint64(t0)] += days
             if days > 0:
-                tie_i += ftie_gain * np.float32(days)
-                people.visit_days[i] = min(np.int64(people.visit_days[i]) + days, 65535)
-                pairs[cls, h0, t0] += days
                 if q >= 0 and not entered and programmes.day_slot[q] >= 0:  # days within the yearly cap
                     after = np.float64(people.visit_days[i])
                     cap = np.float64(programmes.cap_days[q, h0, t0])
@@ -805,16 +853,14 @@ def step_person(i, s, c, th, step, k_main, k_enrol, keys, people, inputs, progra
         if entered:  # enrolling is the person's event of the step
             ns, t, k = enter_programme(q, i, s, h0, host, k0, step, people, programmes, tallies.chunk_flows[c])
         else:
-            mu = tables.mortality[min(np.int64(a), MAX_AGE)]
+            mu = tables.mortality[np.uint64(min(np.int64(a), MAX_AGE))]
             lm = migration_hazard(s, i, h0, a, q, people, inputs, programmes)
             e0, l0, e1, l1, e2, l2, e3, l3 = stage_hazards(s, i, h0, t0, k0, cls, a, tie_i, q, people, inputs,
                                                            programmes, tables, scalars)
             if s == VISITOR or s == ENGAGED:  # expected candidates for 関わりしろ (ENGAGE) or housing (DUAL, SETTLE)
                 share = event_share(dt, mu + lm + l0 + l1 + l2 + l3)
-                if s == VISITOR:
-                    demand[t0, RATION_ENGAGE] += l0 * share
-                else:
-                    demand[t0, RATION_HOUSING] += (l1 + l2) * share
+                visitor = s == VISITOR
+                demand[np.uint64(t0), RATION_ENGAGE if visitor else RATION_HOUSING] += (l0 if visitor else l1 + l2) * share
             event = choose_event(u, dt, mu, lm, e0, l0, e1, l1, e2, l2, e3, l3)
             if event != NO_EVENT:
                 ns, h, t, k, tie_i = apply_event(event, i, c, s, h0, t0, k0, cls, tie_i, people, inputs,
@@ -843,8 +889,7 @@ def step_person(i, s, c, th, step, k_main, k_enrol, keys, people, inputs, progra
             target[i] = t
         if k != k0:
             etype[i] = k
-        if tie_i != tie0:
-            people.tie[i] = tie_i
+        people.tie[i] = tie_i
         people.age[i] = a + fdt
         if ns != s or k != k0 or h != h0 or t != t0:
             by_target[report_region(ns, h, t), ns, k] += 1
@@ -857,13 +902,15 @@ def step_person(i, s, c, th, step, k_main, k_enrol, keys, people, inputs, progra
 
 @njit(cache=True, _nrt=False)
 def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: ProgrammeInputs, tables: RunTables,
-                  scalars: Scalars, step: np.int64, tallies: Tallies, c: np.int64, th: np.int64) -> None:
+                  scalars: Scalars, step: np.int64, tallies: Tallies, c: np.int64, th: np.int64,
+                  bound: np.ndarray, visit_bound: float) -> None:
     """Advance the people of chunk `c` (of NCHUNK) on thread `th`, into the chunk's tallies.
 
-    Block by block (BLOCK people): `screen` finds the quiet people, 64 at a time (a loop that
-    vectorises), and `age_quiet` ages them; the others are listed in index order and stepped one by
-    one (`step_person`). Every result is bit-identical to stepping everyone: a quiet person's full
-    step would only have aged them, and the others are stepped in the same order.
+    Block by block (BLOCK people): `screen` finds the quiet people, 64 at a time, with the step's
+    bounds of `quiet_bound`, and `age_quiet` ages them; the others (the living whose bit is clear)
+    are listed in index order from the bits and stepped one by one (`step_person`, with an unsigned
+    index). Every result is bit-identical to stepping everyone: a quiet person's full step would only
+    have aged them, and the others are stepped in the same order.
 
     A function of its own, called once per chunk from the parallel loop: Numba (0.68) loses writes
     made through a NamedTuple's arrays directly inside a `prange` body, but not inside a call.
@@ -886,24 +933,27 @@ def advance_chunk(people: PersonArrays, inputs: RegionInputs, programmes: Progra
         m = 0
         for w0 in range(b0, b1, 64):
             w1 = min(w0 + 64, b1)
-            bits = screen(w0, w1, k_main, people, inputs, programmes, tables, scalars, any_programme)
+            bits, living = screen(w0, w1, k_main, people, inputs, programmes, tables, scalars, any_programme,
+                                  bound, visit_bound)
             age_quiet(w0, w1, bits, people, fdt)
-            for j in range(w1 - w0):  # the others, in index order (a branch-free append)
-                busy[m] = w0 + j
-                alive = stage[np.uint64(w0) + np.uint64(j)] != DEAD
-                m += np.int64(((bits >> np.uint64(j)) & np.uint64(1)) == 0) & np.int64(alive)
+            others = living & ~bits
+            while others != 0:  # the others, in index order
+                busy[m] = w0 + np.int64(trailing_zeros(others))
+                others &= others - np.uint64(1)
+                m += 1
         for j in range(m):
-            i = busy[j]
+            i = np.uint64(busy[j])
             step_person(i, np.int64(stage[i]), c, th, step, k_main, k_enrol, keys, people, inputs, programmes,
                         tables, scalars, tallies)
 
 
 @njit(cache=True, parallel=True)
 def _advance_chunks(people: PersonArrays, inputs: RegionInputs, programmes: ProgrammeInputs, tables: RunTables,
-                    scalars: Scalars, step: np.int64, tallies: Tallies) -> None:
+                    scalars: Scalars, step: np.int64, tallies: Tallies, bound: np.ndarray, visit_bound: float) -> None:
     """The parallel people loop of `advance`: one prange over NCHUNK fixed chunks."""
     for c in prange(NCHUNK):
-        advance_chunk(people, inputs, programmes, tables, scalars, step, tallies, c, get_thread_id())
+        advance_chunk(people, inputs, programmes, tables, scalars, step, tallies, c, get_thread_id(), bound,
+                      visit_bound)
 
 
 @njit(cache=True)
@@ -926,7 +976,8 @@ def advance(people: PersonArrays, inputs: RegionInputs, programmes: ProgrammeInp
     tallies.chunk_settler_exits[:] = 0
     tallies.chunk_participant_days[:] = 0
     tallies.thread_pairs[:] = 0
-    _advance_chunks(people, inputs, programmes, tables, scalars, step, tallies)
+    bound, visit_bound = quiet_bound(inputs, tables)
+    _advance_chunks(people, inputs, programmes, tables, scalars, step, tallies, bound, visit_bound)
     by_target, by_home, flows, demand, pairs = (tallies.by_target, tallies.by_home, tallies.flows,
                                                 tallies.demand, tallies.visit_pairs)
     flows[:] = 0

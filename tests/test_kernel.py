@@ -16,7 +16,7 @@ from model.codes import (
     class_type,
     cost_class,
 )
-from model.parameters import ScenarioConfig
+from model.parameters import ScenarioConfig, with_overrides
 from model.stages import N_FLOWS, EngagementType, Flow, Stage, Transition
 from tests.conftest import CONSTANT_HAZARDS
 
@@ -168,6 +168,51 @@ def test_stage_flows_balance_exactly_without_demography():
                           f[:, Flow.ENGAGE] - f[:, Flow.LAPSE_ENGAGED] - f[:, Flow.SETTLE])
     assert np.array_equal(d[:, Stage.SETTLED], f[:, Flow.SETTLE] - f[:, Flow.LEAVE])
     assert f[:, Flow.SETTLE].sum() > 0 and f[:, Flow.LEAVE].sum() > 0
+
+
+@pytest.mark.parametrize("visit_rate", [None, 4.0])  # the default, and first visits so likely that Λ·dt > a zone
+def test_the_screen_finds_exactly_the_people_whose_step_is_only_ageing(small_scenario, visit_rate):
+    """`screen` decides most first contacts with a bound (`quiet_bound`); its answer must be the
+    exact test of `choose_event` for everyone, or results would depend on the shortcut."""
+    overrides = {} if visit_rate is None else {"rates.visit": visit_rate}
+    model = RelationModel(scenario=with_overrides(small_scenario, overrides), rng=5)
+    for _ in range(3):
+        model.step()
+    k = model.steps
+    model.prepare_step(k)
+    people, region, programmes, tables, scalars, step, _ = model.kernel_arguments(k)
+    n = people.stage.shape[0]
+    bound, visit_bound = kernel.quiet_bound(region, tables)
+    bits = np.zeros(n, dtype=bool)
+    living = np.zeros(n, dtype=bool)
+    k_main = np.uint64(kernel.stream_key(scalars.key, step, kernel.D_MAIN))  # boxed as a Python int
+    for w0 in range(0, n, 64):
+        w1 = min(w0 + 64, n)
+        q, alive = kernel.screen(w0, w1, k_main, people, region, programmes, tables, scalars, False, bound,
+                                 visit_bound)
+        lanes = np.arange(w1 - w0, dtype=np.uint64)
+        bits[w0:w1] = (np.uint64(q) >> lanes) & np.uint64(1) == 1
+        living[w0:w1] = (np.uint64(alive) >> lanes) & np.uint64(1) == 1
+
+    # the exact test, in the kernel's order of operations
+    h, b = people.home.astype(np.int64), people.birth.astype(np.int64)
+    x = np.minimum(people.age.astype(np.int64), kernel.MAX_AGE)
+    cls = people.etype.astype(np.int64) + kernel.N_TYPES * (people.flags & PersonFlag.SIDEJOB).astype(np.int64)
+    mh = region.migrate_hazard
+    lm = mh[h, 0, x] + np.where((b >= 0) & (b != h), mh[h, 1, x], 0.0)
+    total = tables.mortality[x] + lm + region.rate[h, kernel.T_VISIT] * people.engage_factor.astype(float) \
+        * region.access[cls, h]
+    u = kernel.uniforms(scalars.key, step, kernel.D_MAIN, np.arange(n, dtype=np.int64))[:, 0]
+    z = u * kernel.N_ZONES
+    free = (people.stage == Stage.NONE) & ((people.flags & PersonFlag.ENROLLED) == 0) & (people.tie == 0)
+    exact = free & (total * scalars.dt <= kernel.ZONE) \
+        & (z - np.floor(z) >= kernel.N_ZONES * (total * scalars.dt + 1e-12))
+    assert np.all(bound[x[free]] + visit_bound * people.engage_factor[free] >= total[free]), "the bound holds"
+    assert np.array_equal(living, people.stage != Stage.DEAD)
+    assert 0 < exact.sum() < free.sum(), "both answers occur"
+    if visit_rate is not None:
+        assert np.any(total[free] * scalars.dt > kernel.ZONE), "some totals exceed a zone: the bound cannot decide"
+    assert np.array_equal(bits, exact)
 
 
 def test_people_are_conserved_with_demography(small_run):
