@@ -7,8 +7,10 @@ run key, a step and a decision code, so the population is a pure function of sce
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+from numba import njit
 
 from model import kernel
 from model.codes import VISIT_LEVELS, Decision, PersonFlag
@@ -16,6 +18,8 @@ from model.parameters import ScenarioConfig
 from model.regions import Gravity, RegionTable, Travel, cumulative
 from model.stages import EngagementType, Stage
 from model.units import Scale
+
+TELEWORK = np.uint8(PersonFlag.TELEWORK)  # a compile-time constant of the Numba helpers
 
 FIELDS: dict[str, np.dtype] = {
     "stage": np.dtype(np.int8),
@@ -155,14 +159,35 @@ def person_attributes(cfg: ScenarioConfig, table: RegionTable, draws: Draws, ste
     }
 
 
+@lru_cache(maxsize=16)
+def income_terms(elasticity: float, median_rural: float, median_metro: float) -> np.ndarray:
+    """(2, 65536) income elasticity term (max(income, 1) / median) ** elasticity of every uint16 income
+    (万円 a year), for a rural home (row 0) and a metro home (row 1): looked up per person, so that the
+    yearly refresh computes 131,072 powers instead of one per person (the same values)."""
+    income = np.maximum(np.arange(65536, dtype=float), 1.0)
+    return np.stack([(income / median_rural) ** elasticity, (income / median_metro) ** elasticity])
+
+
+@njit(cache=True)
+def _engage_product(terms: np.ndarray, is_metro: np.ndarray, home: np.ndarray, income: np.ndarray,
+                    bell: np.ndarray) -> np.ndarray:
+    """terms[metro home?, income] × bell, person by person."""
+    out = np.empty(home.shape[0])
+    for i in range(home.shape[0]):
+        out[i] = terms[np.int64(is_metro[home[i]]), income[i]] * np.float64(bell[i])
+    return out
+
+
 def engage_factor(cfg: ScenarioConfig, table: RegionTable, home: np.ndarray, age: np.ndarray,
                   income: np.ndarray) -> np.ndarray:
-    """Unnormalised engagement factor: income elasticity × a bell-shaped age profile."""
+    """Unnormalised engagement factor: income elasticity × a bell-shaped age profile (incomes uint16)."""
     pr = cfg.propensity
     p = cfg.population
-    median = np.where(table.is_metro[home], p.income_median_metro, p.income_median_rural)
-    rel = np.maximum(income.astype(float), 1.0) / median
-    return rel ** pr.engage_income_elasticity * np.exp(-((age - pr.engage_age_centre) / pr.engage_age_width) ** 2)
+    if income.dtype != np.uint16:
+        raise TypeError(f"engage_factor: incomes are uint16 (万円 a year), got {income.dtype}")
+    terms = income_terms(pr.engage_income_elasticity, p.income_median_rural, p.income_median_metro)
+    bell = np.exp(-((age - pr.engage_age_centre) / pr.engage_age_width) ** 2)
+    return _engage_product(terms, table.is_metro, home, income, bell)
 
 
 def rogers_castro(cfg: ScenarioConfig, age: np.ndarray) -> np.ndarray:
@@ -182,11 +207,21 @@ def rogers_castro(cfg: ScenarioConfig, age: np.ndarray) -> np.ndarray:
 def mobility_factor(cfg: ScenarioConfig, age: np.ndarray, children: np.ndarray, flags: np.ndarray) -> np.ndarray:
     """Mobility factor: Rogers–Castro age profile × children and telework terms."""
     pr = cfg.propensity
-    telework = (flags & int(PersonFlag.TELEWORK)) != 0
     # exp(coefficient · x) of the few values children and telework take, looked up per person
     by_children = np.exp(pr.children_coefficient * np.arange(128, dtype=float))
     by_telework = np.exp(pr.telework_coefficient * np.array([False, True]))
-    return rogers_castro(cfg, age) * by_children[children] * by_telework[telework.view(np.uint8)]
+    return _mobility_product(rogers_castro(cfg, age), by_children, by_telework, children, flags)
+
+
+@njit(cache=True)
+def _mobility_product(schedule: np.ndarray, by_children: np.ndarray, by_telework: np.ndarray,
+                      children: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """schedule × by_children[children] × by_telework[telework?], person by person."""
+    out = np.empty(schedule.shape[0])
+    for i in range(schedule.shape[0]):
+        telework = np.int64((flags[i] & TELEWORK) != 0)
+        out[i] = schedule[i] * by_children[children[i]] * by_telework[telework]
+    return out
 
 
 def visit_rate_table(cfg: ScenarioConfig) -> np.ndarray:
