@@ -188,3 +188,27 @@ def test_memory_per_person_is_small(small_scenario, small_run):
     assert fresh.people.stage is stage                  # not reallocated
     spare = capacity - fresh.people.n - RESERVE_MARGIN  # the reserve's miss: stochastic rounding only
     assert abs(spare) < 100, spare
+
+
+def test_person_factors_are_the_documented_formulas(small_run):
+    """The yearly refresh looks incomes up in a table and multiplies in Numba; the values must be
+    the formulas of docs/ODD.md evaluated directly, bit for bit (rural and metro medians, children and
+    telework terms)."""
+    from model import population
+    from model.codes import PersonFlag
+
+    m = small_run
+    p, cfg, n = m.people, m.config, m.people.n
+    home, age, income, children, flags = p.home[:n], p.age[:n], p.income[:n], p.children[:n], p.flags[:n]
+    pr, po = cfg.propensity, cfg.population
+    median = np.where(m.table.is_metro[home], po.income_median_metro, po.income_median_rural)
+    rel = np.maximum(income.astype(float), 1.0) / median
+    engage = rel ** pr.engage_income_elasticity * np.exp(-((age - pr.engage_age_centre) / pr.engage_age_width) ** 2)
+    assert np.array_equal(population.engage_factor(cfg, m.table, home, age, income), engage)
+    telework = (flags & PersonFlag.TELEWORK) != 0
+    assert telework.any() and (children > 0).any() and m.table.is_metro[home].any() and not m.table.is_metro[home].all()
+    mobility = (population.rogers_castro(cfg, age) * np.exp(pr.children_coefficient * children.astype(float))
+                * np.exp(pr.telework_coefficient * telework))
+    assert np.array_equal(population.mobility_factor(cfg, age, children, flags), mobility)
+    with pytest.raises(TypeError, match="uint16"):
+        population.engage_factor(cfg, m.table, home, age, income.astype(np.int64))
