@@ -195,13 +195,23 @@ def rogers_castro(cfg: ScenarioConfig, age: np.ndarray) -> np.ndarray:
     pr = cfg.propensity
 
     def schedule(x: np.ndarray) -> np.ndarray:
-        z = x - pr.rc_labour_peak
-        return pr.rc_labour_amplitude * np.exp(-pr.rc_labour_decay * z - np.exp(-pr.rc_labour_rise * z)) + pr.rc_constant
+        """a·exp(−α(x − μ) − exp(−λ(x − μ))) + c, computed in place in x (two arrays, no temporaries)."""
+        x -= pr.rc_labour_peak
+        inner = np.multiply(x, -pr.rc_labour_rise)
+        np.exp(inner, out=inner)
+        x *= -pr.rc_labour_decay
+        x -= inner
+        np.exp(x, out=x)
+        x *= pr.rc_labour_amplitude
+        x += pr.rc_constant
+        return x
 
     peak = schedule(np.linspace(18.0, 100.0, 821)).max()
     if peak <= 0:
         return np.ones_like(age, dtype=float)
-    return schedule(age.astype(float)) / peak
+    out = schedule(age.astype(float))
+    out /= peak
+    return out
 
 
 def mobility_factor(cfg: ScenarioConfig, age: np.ndarray, children: np.ndarray, flags: np.ndarray) -> np.ndarray:

@@ -207,7 +207,13 @@ def test_person_factors_are_the_documented_formulas(small_run):
     assert np.array_equal(population.engage_factor(cfg, m.table, home, age, income), engage)
     telework = (flags & PersonFlag.TELEWORK) != 0
     assert telework.any() and (children > 0).any() and m.table.is_metro[home].any() and not m.table.is_metro[home].all()
-    mobility = (population.rogers_castro(cfg, age) * np.exp(pr.children_coefficient * children.astype(float))
+    def schedule(x):
+        z = x - pr.rc_labour_peak
+        return pr.rc_labour_amplitude * np.exp(-pr.rc_labour_decay * z - np.exp(-pr.rc_labour_rise * z)) + pr.rc_constant
+
+    rogers_castro = schedule(age.astype(float)) / schedule(np.linspace(18.0, 100.0, 821)).max()
+    assert np.array_equal(population.rogers_castro(cfg, age), rogers_castro)
+    mobility = (rogers_castro * np.exp(pr.children_coefficient * children.astype(float))
                 * np.exp(pr.telework_coefficient * telework))
     assert np.array_equal(population.mobility_factor(cfg, age, children, flags), mobility)
     with pytest.raises(TypeError, match="uint16"):
