@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from model.codes import N_CLASSES, class_type
 from model.parameters import OutcomeSettings
@@ -19,7 +19,6 @@ from model.units import Scale
 
 
 DEAD, ENGAGED, DUAL = int(Stage.DEAD), int(Stage.ENGAGED), int(Stage.DUAL)
-PARTS = 16  # slices of the people `close_year` counts side by side
 
 
 class KPI(IntEnum):
@@ -81,23 +80,22 @@ def initial_contact(by_target: np.ndarray, visit_rate: np.ndarray, adults: np.nd
     return scale.people(days) / np.maximum(adults, 1.0)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def close_year(stage: np.ndarray, target: np.ndarray, steps_in_stage: np.ndarray, visit_days: np.ndarray,
                steps_per_year: int, n_regions: int) -> np.ndarray:
     """One pass at a fiscal-year end: 例2 by region, and the visit-day counters set back to zero.
 
     例2 counts people ENGAGED or DUAL toward a region for at least 12 months (a stage change resets it).
-    The pass runs in PARTS slices on Numba's threads (integer counts: the same sums in any order).
+    Serial on purpose: a parallel pass would start Numba's threads outside the kernel, where the
+    fork guard (`model.forksafety`) does not reach.
     """
-    n = stage.shape[0]
-    parts = np.zeros((PARTS, n_regions), dtype=np.int64)
-    for c in prange(PARTS):
-        for j in range(c * n // PARTS, (c + 1) * n // PARTS):
-            i = np.uint64(j)  # unsigned: no negative-index wraparound per access
-            s = stage[i]
-            if s == DEAD:
-                continue
-            if (s == ENGAGED or s == DUAL) and steps_in_stage[i] >= steps_per_year:
-                parts[c, np.uint64(target[i])] += 1
-            visit_days[i] = 0
-    return parts.sum(axis=0)
+    continuing = np.zeros(n_regions, dtype=np.int64)
+    for j in range(stage.shape[0]):
+        i = np.uint64(j)  # unsigned: no negative-index wraparound per access
+        s = stage[i]
+        if s == DEAD:
+            continue
+        if (s == ENGAGED or s == DUAL) and steps_in_stage[i] >= steps_per_year:
+            continuing[np.uint64(target[i])] += 1
+        visit_days[i] = 0
+    return continuing

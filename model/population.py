@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from model import kernel
 from model.codes import VISIT_LEVELS, Decision, PersonFlag
@@ -168,12 +168,12 @@ def income_terms(elasticity: float, median_rural: float, median_metro: float) ->
     return np.stack([(income / median_rural) ** elasticity, (income / median_metro) ** elasticity])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _engage_product(terms: np.ndarray, is_metro: np.ndarray, home: np.ndarray, income: np.ndarray,
                     bell: np.ndarray) -> np.ndarray:
     """terms[metro home?, income] × bell, person by person."""
     out = np.empty(home.shape[0])
-    for i in prange(home.shape[0]):
+    for i in range(home.shape[0]):
         out[i] = terms[np.int64(is_metro[home[i]]), income[i]] * np.float64(bell[i])
     return out
 
@@ -223,12 +223,12 @@ def mobility_factor(cfg: ScenarioConfig, age: np.ndarray, children: np.ndarray, 
     return _mobility_product(rogers_castro(cfg, age), by_children, by_telework, children, flags)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _mobility_product(schedule: np.ndarray, by_children: np.ndarray, by_telework: np.ndarray,
                       children: np.ndarray, flags: np.ndarray) -> np.ndarray:
     """schedule × by_children[children] × by_telework[telework?], person by person."""
     out = np.empty(schedule.shape[0])
-    for i in prange(schedule.shape[0]):
+    for i in range(schedule.shape[0]):
         telework = np.int64((flags[i] & TELEWORK) != 0)
         out[i] = schedule[i] * by_children[children[i]] * by_telework[telework]
     return out

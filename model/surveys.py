@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from model.regions import METRO_AREAS
 from model.stages import N_STAGES, N_TYPES, Stage
@@ -42,14 +42,12 @@ def area_codes(metro_areas: tuple[str, ...]) -> np.ndarray:
     return np.array([0 if a == "none" else 1 + METRO_AREAS.index(a) for a in metro_areas], dtype=np.int64)
 
 
-PARTS = 16  # slices of the people counted side by side (integer counts: the same sums in any order)
-
-
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def survey_tables(stage: np.ndarray, etype: np.ndarray, home: np.ndarray, target: np.ndarray,
                   steps_in_stage: np.ndarray, visit_days: np.ndarray, is_metro: np.ndarray,
                   area: np.ndarray, band_edges: np.ndarray, steps_per_year: int) -> tuple[np.ndarray, np.ndarray]:
-    """One pass over the people at a fiscal-year end, in PARTS slices on Numba's threads.
+    """One pass over the people at a fiscal-year end (unsigned indexes: no negative-index wraparound
+    per access; serial, like `model.kpis.close_year`, so that only the kernel starts Numba's threads).
 
     Returns
       bands  (stages, types, home kinds, 2, bands): living people by their stage and type at the
@@ -59,22 +57,9 @@ def survey_tables(stage: np.ndarray, etype: np.ndarray, home: np.ndarray, target
              and where their target lies (`Destination`).
     """
     n_regions = is_metro.shape[0]
-    n = stage.shape[0]
-    part_bands = np.zeros((PARTS, N_STAGES, N_TYPES, 2, 2, band_edges.shape[0]), dtype=np.int64)
-    part_mix = np.zeros((PARTS, n_regions, N_STAGES, 4), dtype=np.int64)
-    for c in prange(PARTS):
-        count_slice(c * n // PARTS, (c + 1) * n // PARTS, stage, etype, home, target, steps_in_stage, visit_days,
-                    is_metro, area, band_edges, steps_per_year, part_bands[c], part_mix[c])
-    return part_bands.sum(axis=0), part_mix.sum(axis=0)
-
-
-@njit(cache=True)
-def count_slice(i0: int, i1: int, stage: np.ndarray, etype: np.ndarray, home: np.ndarray, target: np.ndarray,
-                steps_in_stage: np.ndarray, visit_days: np.ndarray, is_metro: np.ndarray, area: np.ndarray,
-                band_edges: np.ndarray, steps_per_year: int, bands: np.ndarray, mix: np.ndarray) -> None:
-    """`survey_tables`' counts of people i0..i1 into `bands` and `mix` (unsigned indexes: no
-    negative-index wraparound per access)."""
-    for j in range(i0, i1):
+    bands = np.zeros((N_STAGES, N_TYPES, 2, 2, band_edges.shape[0]), dtype=np.int64)
+    mix = np.zeros((n_regions, N_STAGES, 4), dtype=np.int64)
+    for j in range(stage.shape[0]):
         i = np.uint64(j)
         s = stage[i]
         if s == DEAD:
@@ -97,3 +82,4 @@ def count_slice(i0: int, i1: int, stage: np.ndarray, etype: np.ndarray, home: np
             else:
                 d = 3
             mix[h, np.uint64(s), d] += 1
+    return bands, mix
