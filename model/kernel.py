@@ -740,10 +740,10 @@ def screen(i0, i1, k_main, people, inputs, programmes, tables, scalars, any_prog
     exact total for the few whose draw falls between the bound's zone and the smallest possible one.
     """
     dt = scalars.dt
-    mortality, mh, rate, access, open_ = tables.mortality, inputs.migrate_hazard, inputs.rate, inputs.access, programmes.open_
-    stage, home, etype, birth, flags_, age, tie, factor, prog = (
-        people.stage, people.home, people.etype, people.birth, people.flags, people.age, people.tie,
-        people.engage_factor, people.programme)
+    open_ = programmes.open_
+    stage, home, etype, flags_, age, tie, factor, prog = (
+        people.stage, people.home, people.etype, people.flags, people.age, people.tie, people.engage_factor,
+        people.programme)
     bits = np.uint64(0)
     living = np.uint64(0)
     undecided = np.uint64(0)
@@ -759,15 +759,17 @@ def screen(i0, i1, k_main, people, inputs, programmes, tables, scalars, any_prog
         bits |= np.uint64(free & sure) << np.uint64(j)
         living |= np.uint64(np.int64(stage[i]) != DEAD) << np.uint64(j)
         undecided |= np.uint64(free & (not sure)) << np.uint64(j)
-    while undecided != 0:  # the exact test, as in `choose_event`
+    while undecided != 0:  # the exact test: the step's own hazards, summed as `choose_event` sums them
         j = np.int64(trailing_zeros(undecided))
         undecided &= undecided - np.uint64(1)
         i = np.int64(i0) + j
         h = np.int64(home[i])
-        b = np.int64(birth[i])
-        x = min(np.int64(age[i]), MAX_AGE)
-        lm = mh[h, 0, x] + (mh[h, 1, x] if (b >= 0) & (b != h) else 0.0)
-        total = mortality[x] + lm + rate[h, T_VISIT] * factor[i] * access[cost_class(np.int64(etype[i]), flags_[i]), h]
+        a = age[i]
+        mu = tables.mortality[np.uint64(min(np.int64(a), MAX_AGE))]
+        lm = migration_hazard(NONE, i, h, a, -1, people, inputs, programmes)
+        _, l0, _, _, _, _, _, _ = stage_hazards(NONE, i, h, -1, 0, cost_class(np.int64(etype[i]), flags_[i]), a, 0.0,
+                                                -1, people, inputs, programmes, tables, scalars)
+        total = mu + lm + l0
         u, _ = draw_pair(k_main, i)
         z = u * N_ZONES
         if (total * dt <= ZONE) & (z - np.floor(z) >= N_ZONES * (total * dt + 1e-12)):

@@ -19,8 +19,6 @@ from model.regions import Gravity, RegionTable, Travel, cumulative
 from model.stages import EngagementType, Stage
 from model.units import Scale
 
-TELEWORK = np.uint8(PersonFlag.TELEWORK)  # a compile-time constant of the Numba helpers
-
 FIELDS: dict[str, np.dtype] = {
     "stage": np.dtype(np.int8),
     "etype": np.dtype(np.int8),
@@ -229,7 +227,7 @@ def _mobility_product(schedule: np.ndarray, by_children: np.ndarray, by_telework
     """schedule × by_children[children] × by_telework[telework?], person by person."""
     out = np.empty(schedule.shape[0])
     for i in range(schedule.shape[0]):
-        telework = np.int64((flags[i] & TELEWORK) != 0)
+        telework = np.int64((flags[i] & kernel.FLAG_TELEWORK) != 0)
         out[i] = schedule[i] * by_children[children[i]] * by_telework[telework]
     return out
 
